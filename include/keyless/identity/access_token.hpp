@@ -1,0 +1,43 @@
+#pragma once
+
+#include <chrono>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace keyless::identity {
+
+/// An Entra ID access token. The token bytes are immutable and shared:
+/// copying an access_token never copies them. Printing one (operator<<,
+/// fmt) shows a redacted form, never the bytes.
+class access_token {
+ public:
+  using time_point = std::chrono::system_clock::time_point;
+
+  access_token() = default;
+  /// `refresh_on` defaults to `expires_on` (the cache then applies its own window).
+  access_token(std::string token, time_point expires_on, time_point refresh_on = {});
+
+  /// The bearer value. Empty for a default-constructed token.
+  std::string_view token() const noexcept { return bytes_ ? std::string_view(*bytes_) : std::string_view{}; }
+  time_point expires_on() const noexcept { return expires_on_; }
+  /// When the issuer suggests refreshing (refresh_in, or half-life of long tokens).
+  time_point refresh_on() const noexcept { return refresh_on_; }
+  bool empty() const noexcept { return !bytes_ || bytes_->empty(); }
+
+  /// Same token bytes (identity of the shared buffer, then content).
+  friend bool operator==(const access_token& a, const access_token& b) noexcept {
+    return a.bytes_ == b.bytes_ || a.token() == b.token();
+  }
+
+ private:
+  std::shared_ptr<const std::string> bytes_;
+  time_point expires_on_{};
+  time_point refresh_on_{};
+};
+
+/// Writes "access_token(<redacted>, expires_on=...)"; never the token bytes.
+std::ostream& operator<<(std::ostream& os, const access_token& t);
+
+}  // namespace keyless::identity
