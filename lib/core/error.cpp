@@ -38,7 +38,7 @@ error::error(errc code, const std::string& message, diagnostics details)
     : error(make_error_code(code), message, std::move(details)) {}
 
 error::error(std::error_code code, const std::string& message, diagnostics details)
-    : std::system_error(code, message), details_(std::move(details)) {}
+    : std::system_error(code, message), message_(message), details_(std::move(details)) {}
 
 inspection inspect(std::exception_ptr e) noexcept {
   if (!e) return {};

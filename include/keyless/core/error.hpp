@@ -52,8 +52,11 @@ class error : public std::system_error {
   error(std::error_code code, const std::string& message, diagnostics details = {});
 
   const diagnostics& details() const noexcept { return details_; }
+  /// The message alone, without what()'s ": <error class>" suffix.
+  const std::string& message() const noexcept { return message_; }
 
  private:
+  std::string message_;
   diagnostics details_;
 };
 

@@ -1,0 +1,79 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "keyless/core/error.hpp"
+#include "keyless/identity/token_credential.hpp"
+
+namespace keyless::identity {
+
+/// One member of a chain.
+struct chain_source {
+  std::shared_ptr<token_credential> credential;
+  /// Starting it costs a process spawn or similar (az, azd): in concurrent mode it
+  /// starts only after `chain_options::hedge_delay`, unless every source ahead of it
+  /// has already failed.
+  bool costly = false;
+};
+
+struct chain_options {
+  enum class mode {
+    sequential,  ///< try one source at a time, in order (the peers' behaviour)
+    concurrent,  ///< start them together; still return the highest-priority success
+  };
+  mode run_mode = mode::sequential;
+  /// How long costly sources wait for the sources ahead of them. On a laptop without
+  /// managed identity the sources ahead fail within milliseconds (env/workload are
+  /// local checks; the IMDS probe is refused at once or times out after its own short
+  /// timeout), so the CLI starts early; on an Azure VM IMDS answers in a few ms, well
+  /// inside this delay, so az is never spawned.
+  std::chrono::milliseconds hedge_delay{200};
+  /// Later calls go straight to the source that succeeded first.
+  bool remember_winner = true;
+  /// Name used in messages, e.g. "DefaultAzureCredential".
+  std::string name = "ChainedTokenCredential";
+  /// Appended to the aggregate error when no more specific fix is known.
+  std::string troubleshooting_hint;
+};
+
+/// What happened during the last walk of the chain.
+struct chain_report {
+  std::optional<std::string> winner;     ///< name of the source whose token was returned
+  std::vector<source_attempt> attempts;  ///< one entry per source, in chain order
+};
+
+/// Tries credentials in priority order; the first to succeed wins.
+///
+/// A source reporting errc::credential_unavailable is skipped. Any other failure
+/// (for example a configured service principal whose secret is refused) stops the
+/// chain and is reported: keyless never silently falls through to another identity.
+/// In concurrent mode all sources run at once, but a lower-priority success is held
+/// until every source ahead of it is unavailable; losers are cancelled.
+///
+/// Thread-safety: safe to share (internally stranded). The chain and its sources must
+/// outlive its operations.
+class chained_token_credential : public token_credential {
+ public:
+  chained_token_credential(asio::any_io_executor executor, std::vector<chain_source> sources,
+                           chain_options options = {});
+  ~chained_token_credential() override;
+
+  asio::any_io_executor get_executor() const override;
+  std::string_view name() const noexcept override;
+  asio::awaitable<access_token> get_token(token_request req) override;
+
+  /// Makes the next call walk the whole chain again.
+  void forget_winner() noexcept;
+  /// The report of the most recent full walk (empty before the first).
+  chain_report last_report() const;
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace keyless::identity

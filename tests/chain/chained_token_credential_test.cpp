@@ -1,0 +1,310 @@
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+
+#include "keyless/detail/asio_compat.hpp"
+#include "keyless/identity/chained_token_credential.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using keyless::errc;
+using keyless::identity::access_token;
+using keyless::identity::chain_options;
+using keyless::identity::chain_source;
+using keyless::identity::chained_token_credential;
+using keyless::identity::token_request;
+
+enum class outcome { succeed, unavailable, fail };
+
+// A credential whose answer the test scripts, optionally held back until released.
+class scripted_source final : public keyless::identity::token_credential {
+ public:
+  scripted_source(asio::io_context& io, std::string name, outcome result, bool held = false,
+                  std::string hint = {})
+      : io_(io),
+        name_(std::move(name)),
+        result_(result),
+        held_(held),
+        hint_(std::move(hint)),
+        gate_(io, std::chrono::steady_clock::time_point::max()) {}
+
+  asio::any_io_executor get_executor() const override { return io_.get_executor(); }
+  std::string_view name() const noexcept override { return name_; }
+
+  asio::awaitable<access_token> get_token(token_request) override {
+    ++calls;
+    if (held_) {
+      co_await gate_.async_wait(keyless::net::as_tuple(asio::use_awaitable));
+      auto state = co_await asio::this_coro::cancellation_state;
+      if (state.cancelled() != asio::cancellation_type::none) {
+        ++cancellations;
+        throw std::system_error(asio::error::operation_aborted);
+      }
+    }
+    switch (result_) {
+      case outcome::succeed:
+        co_return access_token("token-from-" + name_, std::chrono::system_clock::now() + 1h);
+      case outcome::unavailable: {
+        keyless::diagnostics d;
+        d.hint = hint_;
+        throw keyless::error(errc::credential_unavailable, name_ + " is not set up here", d);
+      }
+      case outcome::fail:
+        throw keyless::error(errc::authentication_failed, name_ + " was refused by Entra ID");
+    }
+    throw std::logic_error("unreachable");
+  }
+
+  /// Lets a held call finish with `result`.
+  void release(outcome result) {
+    result_ = result;
+    held_ = false;
+    gate_.cancel();
+  }
+
+  int calls = 0;
+  int cancellations = 0;
+
+ private:
+  asio::io_context& io_;
+  std::string name_;
+  outcome result_;
+  bool held_;
+  std::string hint_;
+  asio::steady_timer gate_;
+};
+
+void run_until_idle(asio::io_context& io) {
+  while (io.poll() > 0) {
+  }
+  io.restart();
+}
+
+struct chain_fixture {
+  asio::io_context io;
+
+  std::shared_ptr<scripted_source> source(std::string name, outcome result, bool held = false,
+                                          std::string hint = {}) {
+    return std::make_shared<scripted_source>(io, std::move(name), result, held, std::move(hint));
+  }
+
+  // Starts a get_token; the returned slot fills when it completes.
+  struct pending {
+    std::optional<access_token> token;
+    std::exception_ptr failure;
+    bool done = false;
+  };
+  std::shared_ptr<pending> start(chained_token_credential& chain,
+                                 asio::cancellation_signal* cancel = nullptr) {
+    auto result = std::make_shared<pending>();
+    auto handler = [result](std::exception_ptr e, access_token t) {
+      result->done = true;
+      if (e)
+        result->failure = e;
+      else
+        result->token = std::move(t);
+    };
+    token_request req;
+    req.scopes.push_back("https://cognitiveservices.azure.com/.default");
+    if (cancel) {
+      chain.async_get_token(req, asio::bind_cancellation_slot(cancel->slot(), handler));
+    } else {
+      chain.async_get_token(req, handler);
+    }
+    return result;
+  }
+};
+
+chain_options concurrent(std::chrono::milliseconds hedge = 1h) {
+  chain_options o;
+  o.run_mode = chain_options::mode::concurrent;
+  o.hedge_delay = hedge;
+  o.name = "TestChain";
+  return o;
+}
+
+std::string message_of(std::exception_ptr e) {
+  return keyless::inspect(e).message;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(chained_token_credential_suite, chain_fixture)
+
+BOOST_AUTO_TEST_CASE(sequential_chain_skips_unavailable_sources_and_returns_the_first_success) {
+  auto a = source("A", outcome::unavailable);
+  auto b = source("B", outcome::succeed);
+  auto c = source("C", outcome::succeed);
+  chained_token_credential chain(io.get_executor(), {{a}, {b}, {c}});
+  auto r = start(chain);
+  run_until_idle(io);
+  BOOST_REQUIRE(r->done);
+  BOOST_REQUIRE(r->token);
+  BOOST_TEST(r->token->token() == "token-from-B");
+  BOOST_TEST(c->calls == 0);
+  auto report = chain.last_report();
+  BOOST_TEST(*report.winner == "B");
+  BOOST_TEST(report.attempts.size() == 3u);
+  BOOST_TEST((report.attempts[0].code == errc::credential_unavailable));
+}
+
+BOOST_AUTO_TEST_CASE(a_configured_source_that_is_refused_stops_the_chain) {
+  auto a = source("A", outcome::unavailable);
+  auto b = source("B", outcome::fail);
+  auto c = source("C", outcome::succeed);
+  chained_token_credential chain(io.get_executor(), {{a}, {b}, {c}});
+  auto r = start(chain);
+  run_until_idle(io);
+  BOOST_REQUIRE(r->failure);
+  BOOST_TEST(c->calls == 0);
+  auto seen = keyless::inspect(r->failure);
+  BOOST_TEST((seen.code == errc::authentication_failed));
+  BOOST_TEST(seen.message.find("B is configured but could not get a token") != std::string::npos);
+  BOOST_TEST(seen.message.find("B was refused by Entra ID") != std::string::npos);
+  BOOST_TEST(seen.details.sources.size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(when_every_source_is_unavailable_the_error_lists_each_and_the_likely_fix) {
+  auto a = source("A", outcome::unavailable);
+  auto b = source("B", outcome::unavailable, false, "Run `az login`.");
+  chained_token_credential chain(io.get_executor(), {{a}, {b}});
+  auto r = start(chain);
+  run_until_idle(io);
+  BOOST_REQUIRE(r->failure);
+  auto seen = keyless::inspect(r->failure);
+  BOOST_TEST((seen.code == errc::credential_unavailable));
+  BOOST_TEST(seen.message.find("A: unavailable after") != std::string::npos);
+  BOOST_TEST(seen.message.find("B: unavailable after") != std::string::npos);
+  BOOST_TEST(seen.message.find("Most likely fix: Run `az login`.") != std::string::npos);
+  BOOST_TEST(seen.details.hint == "Run `az login`.");
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_chain_holds_a_lower_priority_success_until_those_ahead_fail) {
+  auto a = source("A", outcome::unavailable, /*held=*/true);
+  auto b = source("B", outcome::succeed);
+  chained_token_credential chain(io.get_executor(), {{a}, {b}}, concurrent());
+  auto r = start(chain);
+  run_until_idle(io);
+  BOOST_TEST(a->calls == 1);
+  BOOST_TEST(b->calls == 1);  // started together
+  BOOST_TEST(!r->done);       // B's token waits for A's answer
+  a->release(outcome::unavailable);
+  run_until_idle(io);
+  BOOST_REQUIRE(r->token);
+  BOOST_TEST(r->token->token() == "token-from-B");
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_chain_prefers_the_higher_priority_success_and_cancels_losers) {
+  auto a = source("A", outcome::succeed, /*held=*/true);
+  auto b = source("B", outcome::succeed, /*held=*/true);
+  chained_token_credential chain(io.get_executor(), {{a}, {b}}, concurrent());
+  auto r = start(chain);
+  run_until_idle(io);
+  a->release(outcome::succeed);
+  run_until_idle(io);
+  BOOST_REQUIRE(r->token);
+  BOOST_TEST(r->token->token() == "token-from-A");
+  BOOST_TEST(b->cancellations == 1);
+}
+
+BOOST_AUTO_TEST_CASE(
+    a_costly_source_is_never_started_when_a_source_ahead_succeeds_within_the_hedge) {
+  auto imds = source("IMDS", outcome::succeed, /*held=*/true);
+  auto cli = source("CLI", outcome::succeed);
+  chained_token_credential chain(io.get_executor(), {{imds}, {cli, /*costly=*/true}},
+                                 concurrent(1h));
+  auto r = start(chain);
+  run_until_idle(io);
+  BOOST_TEST(cli->calls == 0);
+  imds->release(outcome::succeed);
+  run_until_idle(io);
+  BOOST_REQUIRE(r->token);
+  BOOST_TEST(r->token->token() == "token-from-IMDS");
+  BOOST_TEST(cli->calls == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_costly_source_starts_at_once_when_every_source_ahead_has_failed) {
+  auto env = source("Env", outcome::unavailable);
+  auto imds = source("IMDS", outcome::unavailable, /*held=*/true);
+  auto cli = source("CLI", outcome::succeed);
+  chained_token_credential chain(io.get_executor(), {{env}, {imds}, {cli, true}}, concurrent(1h));
+  auto r = start(chain);
+  run_until_idle(io);
+  BOOST_TEST(cli->calls == 0);  // IMDS has not answered; the hour-long hedge holds the CLI
+  imds->release(outcome::unavailable);
+  run_until_idle(io);  // no hour passes: the CLI starts as soon as IMDS is out
+  BOOST_TEST(cli->calls == 1);
+  BOOST_REQUIRE(r->token);
+  BOOST_TEST(r->token->token() == "token-from-CLI");
+}
+
+BOOST_AUTO_TEST_CASE(the_hedge_delay_releases_a_costly_source_while_those_ahead_still_run) {
+  auto imds = source("IMDS", outcome::unavailable, /*held=*/true);
+  auto cli = source("CLI", outcome::succeed);
+  chained_token_credential chain(io.get_executor(), {{imds}, {cli, true}}, concurrent(1ms));
+  auto r = start(chain);
+  // Run until the CLI has been started by the hedge timer (bounded wait).
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (cli->calls == 0 && std::chrono::steady_clock::now() < deadline) io.run_one_for(100ms);
+  io.restart();
+  run_until_idle(io);
+  BOOST_TEST(cli->calls == 1);
+  BOOST_TEST(!r->done);  // the CLI's token still waits for IMDS, which has priority
+  imds->release(outcome::unavailable);
+  run_until_idle(io);
+  BOOST_REQUIRE(r->token);
+  BOOST_TEST(r->token->token() == "token-from-CLI");
+}
+
+BOOST_AUTO_TEST_CASE(the_winner_is_remembered_until_forgotten) {
+  auto a = source("A", outcome::unavailable);
+  auto b = source("B", outcome::succeed);
+  chained_token_credential chain(io.get_executor(), {{a}, {b}});
+  start(chain);
+  run_until_idle(io);
+  auto second = start(chain);
+  run_until_idle(io);
+  BOOST_REQUIRE(second->token);
+  BOOST_TEST(a->calls == 1);
+  BOOST_TEST(b->calls == 2);
+  chain.forget_winner();
+  start(chain);
+  run_until_idle(io);
+  BOOST_TEST(a->calls == 2);
+}
+
+BOOST_AUTO_TEST_CASE(cancelling_the_caller_cancels_every_running_source) {
+  auto a = source("A", outcome::succeed, true);
+  auto b = source("B", outcome::succeed, true);
+  chained_token_credential chain(io.get_executor(), {{a}, {b}}, concurrent());
+  asio::cancellation_signal cancel;
+  auto r = start(chain, &cancel);
+  run_until_idle(io);
+  cancel.emit(asio::cancellation_type::terminal);
+  run_until_idle(io);
+  BOOST_REQUIRE(r->done);
+  BOOST_REQUIRE(r->failure);
+  BOOST_TEST((keyless::inspect(r->failure).code == asio::error::operation_aborted));
+  BOOST_TEST(a->cancellations == 1);
+  BOOST_TEST(b->cancellations == 1);
+}
+
+BOOST_AUTO_TEST_CASE(failure_messages_never_carry_a_token) {
+  auto a = source("A", outcome::unavailable);
+  chained_token_credential chain(io.get_executor(), {{a}});
+  auto r = start(chain);
+  run_until_idle(io);
+  BOOST_TEST(message_of(r->failure).find("token-from") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
