@@ -14,9 +14,9 @@ namespace keyless::http {
 struct request_options {
   std::optional<std::chrono::milliseconds> connect_timeout;  ///< TCP connect (per address tried)
   std::optional<std::chrono::milliseconds> tls_timeout;      ///< TLS handshake
-  std::optional<std::chrono::milliseconds> request_timeout;  ///< whole exchange, until the body is read
+  std::optional<std::chrono::milliseconds> request_timeout;  ///< whole exchange, body included
   std::optional<std::chrono::milliseconds> idle_timeout;     ///< no bytes arriving while reading
-  std::optional<std::size_t> max_body_bytes;                 ///< larger bodies fail with limit_exceeded
+  std::optional<std::size_t> max_body_bytes;  ///< larger bodies fail with limit_exceeded
   bool never_proxy = false;    ///< identity endpoints (IMDS & co) must never go through a proxy
   bool require_https = false;  ///< refuse a plain-http URL with invalid_argument
 };
@@ -31,7 +31,14 @@ struct request {
 };
 
 /// Writes the request line and header block (ending in CRLF CRLF) for `req`
-/// sent to an origin server (`absolute_form` for a plain-http proxy).
+/// sent to an origin server (`absolute_form` for a plain-http proxy). Adds
+/// Host (unless `req.headers` has one) and Content-Length (when there is a
+/// body, and always for POST/PUT/PATCH); Connection is the caller's to add.
+/// Throws keyless::error(errc::invalid_argument) for a method or header name
+/// that is not a token, a header value with CR, LF, NUL or another control
+/// character (header injection), a Transfer-Encoding header, a Content-Length
+/// header that disagrees with the body, or an empty or unsafe target. Messages
+/// name the header, never its value.
 std::string serialize_head(const request& req, bool absolute_form = false);
 
 }  // namespace keyless::http

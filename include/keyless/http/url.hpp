@@ -8,13 +8,20 @@ namespace keyless::http {
 
 /// An absolute http(s) URL, split for connecting and for the request line.
 struct url {
-  std::string scheme;  ///< "http" or "https", lower-cased
-  std::string host;    ///< host name or IP literal; IPv6 without brackets; lower-cased
-  std::uint16_t port = 0;  ///< explicit port, else 80 / 443
+  std::string scheme;        ///< "http" or "https", lower-cased
+  std::string host;          ///< host name or IP literal; IPv6 without brackets; lower-cased
+  std::uint16_t port = 0;    ///< explicit port, else 80 / 443
   std::string target = "/";  ///< path plus "?query" when present; never empty; no fragment
 
-  /// Parses "scheme://[userinfo@]host[:port][/path][?query][#fragment]".
-  /// Throws keyless::error(errc::invalid_argument) naming what is wrong.
+  /// Parses "scheme://host[:port][/path][?query][#fragment]". The scheme
+  /// (http or https) and host are lower-cased; surrounding whitespace is
+  /// ignored; the fragment is dropped; spaces, non-ASCII bytes and other
+  /// characters that cannot stand in a request line are percent-encoded,
+  /// existing %XX escapes are kept. User info ("user:pass@") is refused, not
+  /// stripped: keyless never sends URL credentials, so dropping them would
+  /// silently send the request unauthenticated.
+  /// Throws keyless::error(errc::invalid_argument) naming what is wrong; the
+  /// message never shows the query, the fragment or a URL with user info.
   static url parse(std::string_view text);
 
   bool is_https() const noexcept { return scheme == "https"; }

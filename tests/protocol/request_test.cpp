@@ -1,0 +1,162 @@
+#include <boost/test/unit_test.hpp>
+
+#include "keyless/core/error.hpp"
+#include "keyless/http/request.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace http = keyless::http;
+
+namespace {
+
+http::request make(std::string method, std::string_view url) {
+  http::request req;
+  req.method = std::move(method);
+  req.target = http::url::parse(url);
+  return req;
+}
+
+std::string serialize_error(const http::request& req, bool absolute_form = false) {
+  try {
+    (void)http::serialize_head(req, absolute_form);
+  } catch (const keyless::error& e) {
+    BOOST_TEST(e.code() == keyless::errc::invalid_argument);
+    return e.what();
+  }
+  BOOST_FAIL("serialize_head accepted a bad request");
+  return {};
+}
+
+bool contains(std::string_view haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string_view::npos;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(request)
+
+BOOST_AUTO_TEST_CASE(get_writes_origin_form_target_host_and_user_headers) {
+  auto req =
+      make("GET", "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01");
+  req.headers.add("Metadata", "true");
+  BOOST_TEST(http::serialize_head(req) ==
+             "GET /metadata/identity/oauth2/token?api-version=2018-02-01 HTTP/1.1\r\n"
+             "Host: 169.254.169.254\r\n"
+             "Metadata: true\r\n"
+             "\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(post_with_body_states_its_content_length) {
+  auto req = make("POST", "https://login.microsoftonline.com/t/oauth2/v2.0/token");
+  req.headers.add("Content-Type", "application/x-www-form-urlencoded");
+  req.body = "grant_type=client_credentials";
+  BOOST_TEST(http::serialize_head(req) ==
+             "POST /t/oauth2/v2.0/token HTTP/1.1\r\n"
+             "Host: login.microsoftonline.com\r\n"
+             "Content-Type: application/x-www-form-urlencoded\r\n"
+             "Content-Length: 29\r\n"
+             "\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(empty_post_put_and_patch_send_content_length_zero) {
+  for (const char* method : {"POST", "PUT", "PATCH"}) {
+    auto head = http::serialize_head(make(method, "http://h/"));
+    BOOST_TEST(contains(head, "\r\nContent-Length: 0\r\n"));
+  }
+  BOOST_TEST(!contains(http::serialize_head(make("GET", "http://h/")), "Content-Length"));
+  BOOST_TEST(!contains(http::serialize_head(make("DELETE", "http://h/")), "Content-Length"));
+}
+
+BOOST_AUTO_TEST_CASE(a_body_on_any_method_gets_a_content_length) {
+  auto req = make("DELETE", "http://h/");
+  req.body = "abc";
+  BOOST_TEST(contains(http::serialize_head(req), "\r\nContent-Length: 3\r\n"));
+}
+
+BOOST_AUTO_TEST_CASE(host_header_carries_a_non_default_port_and_ipv6_brackets) {
+  BOOST_TEST(contains(http::serialize_head(make("GET", "http://[::1]:8080/x")),
+                      "\r\nHost: [::1]:8080\r\n"));
+  BOOST_TEST(contains(http::serialize_head(make("GET", "https://a.b:443/x")), "\r\nHost: a.b\r\n"));
+}
+
+BOOST_AUTO_TEST_CASE(a_caller_host_header_replaces_the_generated_one) {
+  auto req = make("GET", "http://127.0.0.1:9000/");
+  req.headers.add("host", "my-resource.openai.azure.com");
+  auto head = http::serialize_head(req);
+  BOOST_TEST(!contains(head, "127.0.0.1"));
+  BOOST_TEST(contains(head, "\r\nhost: my-resource.openai.azure.com\r\n"));
+}
+
+BOOST_AUTO_TEST_CASE(absolute_form_is_used_for_a_plain_http_proxy) {
+  auto req = make("GET", "http://example.com:8080/a?b=c");
+  auto head = http::serialize_head(req, true);
+  BOOST_TEST(head.rfind("GET http://example.com:8080/a?b=c HTTP/1.1\r\nHost: example.com:8080\r\n",
+                        0) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_matching_caller_content_length_is_written_once) {
+  auto req = make("POST", "http://h/");
+  req.body = "12345";
+  req.headers.add("Content-Length", "5");
+  auto head = http::serialize_head(req);
+  BOOST_TEST(head.find("Content-Length") == head.rfind("Content-Length"));
+  BOOST_TEST(contains(head, "\r\nContent-Length: 5\r\n"));
+}
+
+BOOST_AUTO_TEST_CASE(a_conflicting_caller_content_length_is_refused) {
+  auto req = make("POST", "http://h/");
+  req.body = "12345";
+  req.headers.add("Content-Length", "4");
+  BOOST_TEST(contains(serialize_error(req), "does not match the body size"));
+  req.headers.set("Content-Length", "5x");
+  BOOST_TEST(contains(serialize_error(req), "does not match the body size"));
+}
+
+BOOST_AUTO_TEST_CASE(transfer_encoding_from_the_caller_is_refused) {
+  auto req = make("POST", "http://h/");
+  req.headers.add("Transfer-Encoding", "chunked");
+  BOOST_TEST(contains(serialize_error(req), "Transfer-Encoding"));
+}
+
+BOOST_AUTO_TEST_CASE(cr_lf_or_nul_in_a_header_value_is_refused_without_echoing_it) {
+  for (std::string value :
+       {std::string("Bearer SECRET\r\nX-Evil: 1"), std::string("SECRET\nx"),
+        std::string("SECRET\rx"), std::string("SECRET\0x", 8), std::string("SECRET\x01x")}) {
+    auto req = make("GET", "http://h/");
+    req.headers.add("Authorization", value);
+    auto message = serialize_error(req);
+    BOOST_TEST(contains(message, "Authorization"));
+    BOOST_TEST(!contains(message, "SECRET"));
+  }
+  auto req = make("GET", "http://h/");
+  req.headers.add("X-Tab", "a\tb");
+  BOOST_TEST(contains(http::serialize_head(req), "X-Tab: a\tb\r\n"));
+}
+
+BOOST_AUTO_TEST_CASE(header_names_that_are_not_tokens_are_refused) {
+  for (std::string name : {std::string(""), std::string("X Y"), std::string("X:Y"),
+                           std::string("X\r\nY"), std::string("X\0Y", 3)}) {
+    auto req = make("GET", "http://h/");
+    req.headers.add(name, "v");
+    BOOST_TEST(contains(serialize_error(req), "header name"));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(bad_methods_and_hand_built_targets_are_refused) {
+  BOOST_TEST(contains(serialize_error(make("", "http://h/")), "method"));
+  BOOST_TEST(contains(serialize_error(make("GET /x", "http://h/")), "method"));
+  auto req = make("GET", "http://h/");
+  req.target.target = "/a b";
+  BOOST_TEST(contains(serialize_error(req), "request target"));
+  req.target.target = "/a\r\nX: y";
+  BOOST_TEST(contains(serialize_error(req), "request target"));
+  req.target.target = "noslash";
+  BOOST_TEST(contains(serialize_error(req), "start with '/'"));
+  req.target.target = "/";
+  req.target.host = "h\r\nX: y";
+  BOOST_TEST(contains(serialize_error(req), "host"));
+  BOOST_TEST(contains(serialize_error(http::request{}), "no target URL"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
