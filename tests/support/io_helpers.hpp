@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <optional>
 #include <stdexcept>
@@ -81,6 +82,7 @@ class gate {
 
  private:
   asio::steady_timer timer_;
+  std::uint64_t generation_ = 0;  // bumped by each open()
   bool open_ = false;
   std::size_t waiters_ = 0;
 };

@@ -31,8 +31,9 @@ struct proxy_options {
 ///    client connection (one forwarded request per connection keeps the proxy simple).
 /// Only 127.0.0.1, ::1 and localhost targets are allowed; others get 403 and nothing is dialled,
 /// so a test can never reach a real host through it. An unreachable target gets 502. Other
-/// requests get 400. Runs as coroutines on the executor it is given; safe to use from any
-/// thread (sockets on an internal strand, records behind a mutex). Not movable.
+/// requests get 400. Runs as coroutines on the executor it is given (pass a strand when the
+/// io_context runs on several threads); records are behind a mutex and readable from any thread.
+/// Not movable.
 class loopback_proxy {
  public:
   /// Binds and listens immediately; serves once `executor` runs. Throws asio::system_error
@@ -60,8 +61,8 @@ class loopback_proxy {
   /// Proxy-Authorization values received, in arrival order (empty string when absent).
   std::vector<std::string> authorizations() const;
 
-  /// Closes the listener, every client connection and every tunnel. Idempotent. Takes effect at
-  /// once when called on the proxy's executor, otherwise when it next runs.
+  /// Closes the listener, every client connection and every tunnel. Idempotent. Dispatched on
+  /// the proxy's executor: at once when called from code running on it, otherwise when it runs.
   void stop();
 
   struct impl;

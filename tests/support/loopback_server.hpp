@@ -105,8 +105,10 @@ using handler = std::function<asio::awaitable<void>(recorded_request, responder&
 
 /// HTTP/1.1 server on 127.0.0.1 (or ::1), plain or TLS, running as coroutines on the executor
 /// it is given, so client and server can share one io_context thread. Records every request.
-/// Parses requests itself (not with lib/http). Safe to use from any thread: sockets are touched
-/// only on an internal strand, records behind a mutex. Construct, use, destroy; not movable.
+/// Parses requests itself (not with lib/http).
+/// Threading: sockets are touched only on `executor`; when the io_context runs on several
+/// threads, pass a strand (`asio::make_strand(pool)`). Counters, records and handlers are behind
+/// a mutex, so they can be read and set from any thread. Not movable.
 class loopback_server {
  public:
   /// Binds and listens immediately (so port() is valid on return) and starts accepting once
@@ -152,14 +154,15 @@ class loopback_server {
   void clear_requests();
 
   /// Fault injection: closes every connection that is waiting for its next request (no byte of
-  /// it received), without answering, leaving the client with a stale pooled connection. Takes
-  /// effect at once when called on the server's executor, otherwise when it next runs. Returns
-  /// the number closed in the former case, and 0 in the latter.
+  /// it received), without answering, leaving the client with a stale pooled connection.
+  /// Runs through asio::dispatch on the server's executor: at once when called from code running
+  /// on it (any coroutine on a single-threaded io_context, or inside the strand), otherwise when
+  /// the executor next runs. Returns the number closed in the former case, 0 in the latter.
   std::size_t close_idle_connections();
 
   /// Closes the listener and every connection and wakes every delay()/stall(), so all server
   /// coroutines end and an io_context with nothing else to do returns from run(). Idempotent.
-  /// Takes effect at once when called on the server's executor, otherwise when it next runs.
+  /// Dispatched like close_idle_connections(). Afterwards the port is free again.
   void stop();
 
   struct impl;

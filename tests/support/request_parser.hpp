@@ -63,10 +63,12 @@ struct recorded_request {
   std::string target;   ///< as sent: "/path?query", "http://h:1/x" or "host:port"
   std::string version;  ///< "HTTP/1.1" or "HTTP/1.0"
   header_map headers;
-  std::string body;            ///< de-chunked
-  bool chunked = false;        ///< the body arrived with Transfer-Encoding: chunked
-  std::size_t connection = 0;  ///< 0-based index of the accepting connection on its server
-  std::size_t sequence = 0;    ///< 0-based index among all requests of its server
+  std::string body;             ///< de-chunked
+  bool chunked = false;         ///< the body arrived with Transfer-Encoding: chunked
+  std::size_t connection = 0;   ///< 0-based index of the accepting connection on its server
+  std::size_t sequence = 0;     ///< 0-based index among all requests of its server
+  std::string tls_server_name;  ///< SNI the client sent (TLS only; empty when none)
+  std::string tls_protocol;     ///< negotiated protocol, e.g. "TLSv1.3" (TLS only)
 
   /// The target without query or fragment ("/a/b" for "/a/b?c=d"); for an absolute-form
   /// target the path part of the URL.
@@ -104,6 +106,8 @@ class request_parser {
   /// The input is not valid HTTP/1.1; `error()` says why.
   bool failed() const noexcept { return state_ == state::failed; }
   const std::string& error() const noexcept { return error_; }
+  /// The failure was a parser_limits overrun (a server answers 413 rather than 400).
+  bool limit_exceeded() const noexcept { return limit_exceeded_; }
   /// No byte of the next request has been consumed yet.
   bool idle() const noexcept { return state_ == state::head && buffer_.empty(); }
   /// Moves the finished request out and resets for the next one. Precondition: done().
@@ -122,7 +126,10 @@ class request_parser {
   };
 
   bool parse_head(std::string_view head);
-  void fail(std::string message);
+  void fail(std::string message, bool limit = false);
+  // Moves bytes of `data` from `used` into buffer_ up to a CRLF; true once a whole line (CRLF
+  // stripped) is buffered. A line longer than `max_line` fails the parse.
+  bool take_line(std::string_view data, std::size_t& used, std::size_t max_line);
 
   parser_limits limits_;
   state state_ = state::head;
@@ -130,6 +137,7 @@ class request_parser {
   std::size_t remaining_ = 0;
   recorded_request current_;
   std::string error_;
+  bool limit_exceeded_ = false;
 };
 
 }  // namespace keyless::testing
