@@ -169,8 +169,8 @@ struct chained_token_credential::impl : std::enable_shared_from_this<impl> {
     slot.status = outcome;
     slot.token = std::move(token);
     slot.failure = failure;
-    detail::log(log_level::verbose, "{}: {} {} after {} ms", options.name, credential->name(),
-                status_word(outcome), slot.elapsed.count());
+    keyless::detail::log(log_level::verbose, "{}: {} {} after {} ms", options.name,
+                         credential->name(), status_word(outcome), slot.elapsed.count());
     walk->wakeup.cancel();
   }
 
