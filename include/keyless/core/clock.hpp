@@ -1,14 +1,17 @@
 #pragma once
 
-#include <atomic>
 #include <chrono>
+#include <list>
 #include <memory>
+#include <mutex>
+
+#include <asio/awaitable.hpp>
 
 namespace keyless {
 
 /// Wall-clock source for every time decision keyless makes (expiry, refresh
-/// windows, throttles, backoff bookkeeping). Tests inject a manual_clock.
-/// Implementations must be safe to call from any thread.
+/// windows, throttles, retry backoff). Tests inject a manual_clock so time-based
+/// behaviour is exercised without sleeping. Safe to call from any thread.
 class clock {
  public:
   using duration = std::chrono::system_clock::duration;
@@ -17,22 +20,36 @@ class clock {
   virtual ~clock() = default;
   virtual time_point now() const noexcept = 0;
 
-  /// The process's real clock (std::chrono::system_clock); never null.
+  /// Suspends the calling coroutine for `d` of this clock's time (retry backoff).
+  /// Cancellation: terminal; throws system_error(operation_aborted).
+  virtual asio::awaitable<void> sleep_for(duration d) const = 0;
+
+  /// The process's real clock (std::chrono::system_clock, sleeping on a steady timer).
   static std::shared_ptr<const clock> system();
 };
 
-/// A clock that moves only when told to. Thread-safe.
+/// A clock that moves only when told to; sleepers wake when advance() passes their
+/// deadline. Thread-safe.
 class manual_clock final : public clock {
  public:
-  explicit manual_clock(time_point start = time_point{std::chrono::seconds(1'700'000'000)})
-      : now_(start.time_since_epoch().count()) {}
+  explicit manual_clock(time_point start = time_point{std::chrono::seconds(1'700'000'000)});
+  ~manual_clock() override;
 
-  time_point now() const noexcept override { return time_point{duration{now_.load()}}; }
-  void set(time_point t) noexcept { now_.store(t.time_since_epoch().count()); }
-  void advance(duration d) noexcept { now_.fetch_add(d.count()); }
+  time_point now() const noexcept override;
+  asio::awaitable<void> sleep_for(duration d) const override;
+
+  void set(time_point t);
+  void advance(duration d);
+  /// Coroutines currently inside sleep_for.
+  std::size_t sleepers() const;
 
  private:
-  std::atomic<duration::rep> now_;
+  struct sleeper;
+  void wake_due();
+
+  mutable std::mutex mutex_;
+  time_point now_;
+  mutable std::list<std::shared_ptr<sleeper>> sleepers_;
 };
 
 }  // namespace keyless
