@@ -1,0 +1,166 @@
+#pragma once
+// Helpers shared by the process runner and CLI credential tests.
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <ostream>
+
+#include "keyless/core/error.hpp"
+
+namespace keyless {
+// Lets BOOST_TEST print errc values in failure messages.
+inline std::ostream& operator<<(std::ostream& os, errc e) {
+  return os << make_error_code(e).message();
+}
+}  // namespace keyless
+
+namespace keyless_test {
+
+inline std::string fakes_dir() {
+  return KEYLESS_FAKES_DIR;
+}
+
+/// A fresh directory under $TMPDIR (or /tmp), removed with its contents.
+class temp_dir {
+ public:
+  temp_dir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern = std::string(base && *base ? base : "/tmp") + "/keyless-cli-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~temp_dir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+inline std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+/// The NUL-separated argv the fake recorded.
+inline std::vector<std::string> recorded_argv(const temp_dir& dir) {
+  std::vector<std::string> args;
+  auto text = read_file(dir / "argv");
+  if (!text) return args;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < text->size(); ++i) {
+    if ((*text)[i] == '\0') {
+      args.push_back(text->substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return args;
+}
+
+inline std::optional<pid_t> recorded_pid(const temp_dir& dir, const char* name = "pid") {
+  auto text = read_file(dir / name);
+  if (!text || text->empty()) return std::nullopt;
+  return static_cast<pid_t>(std::stol(*text));
+}
+
+/// True once no process with this pid exists (not even a zombie).
+inline bool process_gone(pid_t pid) {
+  return ::kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+/// Open descriptors of this process.
+inline std::size_t open_fd_count() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++n;
+  }
+  return n - 1;  // the iterator's own descriptor
+}
+
+/// True when this process has no children at all, running or zombie.
+inline bool no_children() {
+  int status = 0;
+  return ::waitpid(-1, &status, WNOHANG) < 0 && errno == ECHILD;
+}
+
+/// Sets or unsets an environment variable for the object's lifetime.
+class scoped_env {
+ public:
+  scoped_env(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value) {
+      ::setenv(name, value, 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  ~scoped_env() {
+    if (old_) {
+      ::setenv(name_.c_str(), old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_.c_str());
+    }
+  }
+  scoped_env(const scoped_env&) = delete;
+  scoped_env& operator=(const scoped_env&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
+/// Outcome of an awaitable run to completion on a private io_context.
+template <typename T>
+struct outcome {
+  std::exception_ptr error;
+  std::optional<T> value;
+  bool finished = false;
+};
+
+/// Runs `make()`'s awaitable on `io` until it and everything it left behind
+/// (a background reaper) is done, with a generous upper bound.
+template <typename T, typename Make>
+outcome<T> run_on(asio::io_context& io, Make make,
+                  asio::cancellation_slot slot = asio::cancellation_slot()) {
+  outcome<T> result;
+  asio::co_spawn(io, make(), asio::bind_cancellation_slot(slot, [&](std::exception_ptr e, T value) {
+                   result.finished = true;
+                   result.error = e;
+                   if (!e) result.value.emplace(std::move(value));
+                 }));
+  io.run_for(std::chrono::seconds(60));
+  io.restart();
+  return result;
+}
+
+}  // namespace keyless_test
