@@ -1,0 +1,324 @@
+#include "keyless/http/client.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <utility>
+
+#include <asio/system_executor.hpp>
+
+#include <fmt/core.h>
+
+#include "client_impl.hpp"
+#include "core/logging.hpp"
+#include "error_text.hpp"
+#include "keyless/core/error.hpp"
+#include "run_on.hpp"
+#include "tls_context.hpp"
+
+namespace keyless::http {
+namespace detail {
+namespace {
+
+using namespace std::chrono_literals;
+using std::chrono::milliseconds;
+
+// Keep a connection this much shorter than the server's advertised
+// Keep-Alive timeout: a request sent just as the server gives up on the
+// connection would otherwise meet a closed socket.
+constexpr milliseconds keep_alive_margin = 1s;
+
+// Deadlines further out than this are treated as "no deadline" rather than
+// overflowing steady_clock.
+constexpr auto far_future = std::chrono::hours(24 * 365 * 10);
+
+steady_clock::time_point after(milliseconds timeout) {
+  auto span = std::chrono::duration_cast<steady_clock::duration>(
+      std::min<milliseconds>(std::max(timeout, 0ms), far_future));
+  return steady_clock::now() + span;
+}
+
+bool is_idempotent(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
+         method == "PUT" || method == "DELETE";
+}
+
+// The `timeout=` parameter of a Keep-Alive header ("timeout=5, max=100").
+std::optional<milliseconds> keep_alive_timeout(const response_head& head) {
+  auto value = head.headers.find("keep-alive");
+  if (!value) return std::nullopt;
+  std::string_view rest = *value;
+  while (!rest.empty()) {
+    std::size_t comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    rest.remove_prefix(comma == std::string_view::npos ? rest.size() : comma + 1);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    std::size_t eq = item.find('=');
+    if (eq == std::string_view::npos || !iequals(item.substr(0, eq), "timeout")) continue;
+    std::string_view digits = item.substr(eq + 1);
+    unsigned long seconds = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), seconds);
+    if (ec != std::errc{} || end != digits.data() + digits.size()) return std::nullopt;
+    return milliseconds(std::min<unsigned long>(seconds, 24 * 3600) * 1000);
+  }
+  return std::nullopt;
+}
+
+std::shared_ptr<const exchange> prepare(const client_impl& c, request req) {
+  const url& target = req.target;
+  if (target.scheme != "http" && target.scheme != "https") {
+    throw keyless::error(errc::invalid_argument,
+                         "request URL scheme must be http or https (build it with url::parse)");
+  }
+  auto x = std::make_shared<exchange>();
+  x->what =
+      fmt::format("{} {}://{}{}", req.method, target.scheme, target.host_header(), target.path());
+  if (req.options.require_https && !target.is_https()) {
+    throw keyless::error(
+        errc::invalid_argument,
+        fmt::format("{}: refusing plain http, this request requires https", x->what));
+  }
+
+  const request_options& o = req.options;
+  const client_options& d = c.options_;
+  x->connect_timeout = o.connect_timeout.value_or(d.connect_timeout);
+  x->tls_timeout = o.tls_timeout.value_or(d.tls_timeout);
+  x->request_timeout = o.request_timeout.value_or(d.request_timeout);
+  x->idle_timeout = o.idle_timeout.value_or(d.idle_timeout);
+  x->limits.max_header_bytes = d.max_header_bytes;
+  x->limits.max_body_bytes = o.max_body_bytes.value_or(d.max_body_bytes);
+
+  route& where = x->where;
+  where.tls = target.is_https();
+  where.host = target.host;
+  where.port = target.port;
+  where.proxy = o.never_proxy ? nullptr : c.proxy_.select(target);
+  where.origin = target.origin();
+  where.pool_key = where.proxy ? where.origin + " via " + where.proxy->display : where.origin;
+
+  x->user_agent = d.user_agent;
+  if (!x->user_agent.empty() && !req.headers.contains("user-agent")) {
+    req.headers.add("User-Agent", x->user_agent);
+  }
+  // Plain http through a proxy: the request itself goes to the proxy, in
+  // absolute form, carrying the proxy's credentials.
+  bool absolute_form = where.proxy && !where.tls;
+  if (absolute_form && !where.proxy->authorization.empty()) {
+    req.headers.set("Proxy-Authorization", where.proxy->authorization);
+  }
+  try {
+    x->head = serialize_head(req, absolute_form);
+  } catch (const keyless::error& e) {
+    throw with_context(e, x->what);
+  }
+  x->body = std::move(req.body);
+  x->head_request = req.method == "HEAD";
+  x->idempotent = is_idempotent(req.method);
+  x->deadline = after(x->request_timeout);
+  return x;
+}
+
+// Takes a connection and runs the exchange up to the response head. A pooled
+// connection that turns out to be dead before any response byte arrived is
+// replaced once by a fresh one, when resending cannot do harm.
+asio::awaitable<lease> start(std::shared_ptr<client_impl> self, std::shared_ptr<const exchange> x) {
+  for (int attempt = 0;; ++attempt) {
+    pool_grant grant = co_await run_on(self->pool_->strand(),
+                                       connection_pool::acquire(self->pool_, x.get(), attempt > 0));
+    bool reused = grant.conn != nullptr;
+    lease slot(self->pool_, x->where.pool_key, std::move(grant.conn));
+    if (reused) {
+      ++self->reused_;
+    } else {
+      slot.set_conn(
+          std::make_shared<connection>(self->executor_, x->where.tls ? self->tls_ : nullptr));
+      ++self->connections_opened_;
+    }
+    ++self->requests_;
+    std::shared_ptr<connection> conn = slot.conn();
+    try {
+      co_await run_on(conn->strand(), conn->start(x.get()));
+      co_return slot;
+    } catch (const keyless::error& e) {
+      bool retry = reused && attempt == 0 && conn->failed_before_response() &&
+                   (x->idempotent || conn->bytes_written() == 0);
+      if (!retry) throw;
+      keyless::detail::log(log_level::verbose, "{}: pooled connection was stale ({}); retrying",
+                           x->what, message_of(e));
+    }
+    ++self->retries_;
+  }
+}
+
+asio::awaitable<response> send(std::shared_ptr<client_impl> self, request req) {
+  std::shared_ptr<const exchange> x = prepare(*self, std::move(req));
+  lease slot = co_await start(self, x);
+  std::shared_ptr<connection> conn = slot.conn();
+  response out;
+  co_await run_on(conn->strand(), conn->read_all(x.get(), &out.body));
+  static_cast<response_head&>(out) = conn->head();
+  slot.finish(out);
+  co_return out;
+}
+
+asio::awaitable<response_stream> send_streaming(std::shared_ptr<client_impl> self, request req) {
+  auto state = std::make_shared<stream_state>();
+  state->x = prepare(*self, std::move(req));
+  state->slot = co_await start(self, state->x);
+  state->executor = state->slot.conn()->strand();
+  state->head = state->slot.conn()->head();
+  co_return stream_state::make(std::move(state));
+}
+
+asio::awaitable<std::optional<std::string_view>> read_piece(std::shared_ptr<stream_state> s) {
+  if (!s || s->done) co_return std::nullopt;
+  std::shared_ptr<connection> conn = s->slot.conn();
+  std::optional<std::string_view> piece;
+  try {
+    piece = co_await run_on(conn->strand(), conn->read_body(s->x.get()));
+  } catch (...) {
+    s->done = true;
+    s->slot.close();
+    throw;
+  }
+  if (!piece) {
+    s->done = true;
+    s->slot.finish(s->head);
+  }
+  co_return piece;
+}
+
+asio::awaitable<std::optional<std::string>> read_piece_copy(std::shared_ptr<stream_state> s) {
+  auto piece = co_await read_piece(std::move(s));
+  if (!piece) co_return std::nullopt;
+  co_return std::string(*piece);
+}
+
+asio::awaitable<std::string> read_rest(std::shared_ptr<stream_state> s) {
+  std::string body;
+  while (auto piece = co_await read_piece(s)) body.append(*piece);
+  co_return body;
+}
+
+}  // namespace
+
+client_impl::client_impl(asio::any_io_executor executor, client_options options)
+    : executor_(std::move(executor)),
+      options_(std::move(options)),
+      clock_(options_.clock ? options_.clock : keyless::clock::system()),
+      tls_(make_client_tls_context(options_.tls)),
+      proxy_(options_.proxy ? *options_.proxy : proxy_settings::from_environment()),
+      pool_(std::make_shared<connection_pool>(executor_, options_.pool, clock_)) {}
+
+void lease::finish(const response_head& head) {
+  if (!pool_) return;
+  std::optional<keyless::clock::time_point> keep_until;
+  if (conn_ && conn_->reusable()) {
+    milliseconds keep = pool_->options().idle_expiry;
+    if (auto server = keep_alive_timeout(head)) {
+      keep = std::min(keep, *server - std::min(keep_alive_margin, *server / 2));
+    }
+    if (keep > 0ms) {
+      keep_until =
+          pool_->clock().now() + std::chrono::duration_cast<keyless::clock::duration>(keep);
+    }
+  }
+  pool_->release(key_, std::move(conn_), keep_until);
+  pool_.reset();
+}
+
+void lease::close() noexcept {
+  if (!pool_) return;
+  pool_->release(key_, std::move(conn_), std::nullopt);
+  pool_.reset();
+}
+
+}  // namespace detail
+
+// --- client ---
+
+client::client(asio::any_io_executor executor, client_options options)
+    : impl_(std::make_shared<detail::client_impl>(std::move(executor), std::move(options))) {}
+
+client::client(client&&) noexcept = default;
+
+client& client::operator=(client&& other) noexcept {
+  if (this != &other) {
+    if (impl_) impl_->pool_->shutdown();
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+
+client::~client() {
+  if (impl_) impl_->pool_->shutdown();
+}
+
+asio::any_io_executor client::get_executor() const noexcept {
+  return impl_->pool_->strand();
+}
+
+asio::awaitable<response> client::send(request req) const {
+  return detail::send(impl_, std::move(req));
+}
+
+asio::awaitable<response_stream> client::send_streaming(request req) const {
+  return detail::send_streaming(impl_, std::move(req));
+}
+
+client_stats client::stats() const noexcept {
+  client_stats s;
+  s.requests = impl_->requests_.load(std::memory_order_relaxed);
+  s.connections_opened = impl_->connections_opened_.load(std::memory_order_relaxed);
+  s.reused_connections = impl_->reused_.load(std::memory_order_relaxed);
+  s.retries = impl_->retries_.load(std::memory_order_relaxed);
+  return s;
+}
+
+// --- response_stream ---
+
+namespace {
+const response_head empty_head{};
+}  // namespace
+
+response_stream::response_stream() noexcept = default;
+response_stream::response_stream(std::shared_ptr<detail::stream_state> state) noexcept
+    : state_(std::move(state)) {}
+response_stream::response_stream(response_stream&&) noexcept = default;
+response_stream& response_stream::operator=(response_stream&&) noexcept = default;
+response_stream::~response_stream() = default;
+
+const response_head& response_stream::head() const noexcept {
+  return state_ ? state_->head : empty_head;
+}
+
+bool response_stream::done() const noexcept {
+  return !state_ || state_->done;
+}
+
+asio::awaitable<std::optional<std::string_view>> response_stream::read_some() {
+  return detail::read_piece(state_);
+}
+
+asio::awaitable<std::string> response_stream::read_all() {
+  return detail::read_rest(state_);
+}
+
+asio::awaitable<std::optional<std::string>> response_stream::read_some_copy() {
+  return detail::read_piece_copy(state_);
+}
+
+void response_stream::close() noexcept {
+  if (state_ && !state_->done) {
+    state_->done = true;
+    state_->slot.close();
+  }
+}
+
+asio::any_io_executor response_stream::get_executor() const {
+  if (state_) return state_->executor;
+  return asio::system_executor();
+}
+
+}  // namespace keyless::http

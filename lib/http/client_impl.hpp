@@ -1,0 +1,86 @@
+#pragma once
+// Shared state behind keyless::http::client handles and the streams they return.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/ssl/context.hpp>
+
+#include "connection.hpp"
+#include "connection_pool.hpp"
+#include "keyless/http/client.hpp"
+#include "keyless/http/response_stream.hpp"
+#include "proxy.hpp"
+
+namespace keyless::http::detail {
+
+class client_impl : public std::enable_shared_from_this<client_impl> {
+ public:
+  client_impl(asio::any_io_executor executor, client_options options);
+
+  asio::any_io_executor executor_;
+  client_options options_;
+  std::shared_ptr<const keyless::clock> clock_;
+  std::shared_ptr<asio::ssl::context> tls_;
+  proxy_config proxy_;
+  std::shared_ptr<connection_pool> pool_;
+
+  std::atomic<std::uint64_t> requests_{0};
+  std::atomic<std::uint64_t> connections_opened_{0};
+  std::atomic<std::uint64_t> reused_{0};
+  std::atomic<std::uint64_t> retries_{0};
+};
+
+/// A connection slot taken from the pool; gives it back (closing the connection) when
+/// destroyed unless recycle() was called.
+class lease {
+ public:
+  lease() = default;
+  lease(std::shared_ptr<connection_pool> pool, std::string key, std::shared_ptr<connection> conn)
+      : pool_(std::move(pool)), key_(std::move(key)), conn_(std::move(conn)) {}
+  lease(lease&&) noexcept = default;
+  lease& operator=(lease&& other) noexcept {
+    if (this != &other) {
+      close();
+      pool_ = std::move(other.pool_);
+      key_ = std::move(other.key_);
+      conn_ = std::move(other.conn_);
+    }
+    return *this;
+  }
+  ~lease() { close(); }
+
+  const std::shared_ptr<connection>& conn() const noexcept { return conn_; }
+  void set_conn(std::shared_ptr<connection> conn) { conn_ = std::move(conn); }
+  explicit operator bool() const noexcept { return pool_ != nullptr; }
+
+  /// Returns the connection to the pool when it may carry another request, closes it otherwise.
+  void finish(const response_head& head);
+  /// Closes the connection and frees its slot.
+  void close() noexcept;
+
+ private:
+  std::shared_ptr<connection_pool> pool_;
+  std::string key_;
+  std::shared_ptr<connection> conn_;
+};
+
+/// What a response_stream holds.
+struct stream_state {
+  std::shared_ptr<const exchange> x;
+  lease slot;
+  asio::any_io_executor executor;  // the connection's strand
+  response_head head;
+  bool done = false;
+
+  static response_stream make(std::shared_ptr<stream_state> state) {
+    return response_stream(std::move(state));
+  }
+};
+
+}  // namespace keyless::http::detail

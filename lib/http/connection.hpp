@@ -1,0 +1,157 @@
+#pragma once
+// One HTTP/1.1 connection (TCP, optionally through a proxy, optionally TLS) and the exchanges
+// it carries, one at a time.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/ssl/context.hpp>
+#include <asio/ssl/stream.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "http1_parser.hpp"
+#include "keyless/http/response.hpp"
+#include "proxy.hpp"
+#include "run_on.hpp"
+#include "tls_context.hpp"
+
+namespace keyless::http::detail {
+
+using steady_clock = std::chrono::steady_clock;
+
+/// Where a connection goes: the origin, and the proxy in between if any.
+struct route {
+  bool tls = false;
+  std::string host;  ///< origin host; IPv6 unbracketed
+  std::uint16_t port = 0;
+  std::shared_ptr<const proxy_endpoint> proxy;  ///< null: direct
+  std::string origin;                           ///< "https://host:port", for messages
+  std::string pool_key;                         ///< origin plus proxy
+};
+
+/// Everything one request needs once it is on the wire. Immutable while an exchange runs.
+struct exchange {
+  route where;
+  std::string head;  ///< serialised request line and headers
+  std::string body;
+  bool head_request = false;
+  bool idempotent = false;
+  std::string user_agent;  ///< also sent with CONNECT
+  std::string what;        ///< "GET https://host:port/path" for messages (no query)
+
+  steady_clock::time_point deadline;  ///< of the whole request
+  std::chrono::milliseconds request_timeout{0};
+  std::chrono::milliseconds connect_timeout{0};
+  std::chrono::milliseconds tls_timeout{0};
+  std::chrono::milliseconds idle_timeout{0};
+  parser_limits limits;
+};
+
+/// A connection. Its I/O runs on strand(); between exchanges it belongs to the pool, which may
+/// look at it (looks_alive) and close it from the pool's strand.
+class connection : public std::enable_shared_from_this<connection> {
+ public:
+  connection(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls);
+  ~connection();
+
+  const strand_type& strand() const noexcept { return strand_; }
+  bool connected() const noexcept { return connected_; }
+
+  // --- on strand() ---
+
+  /// Connects if needed, sends the request and reads the response head. Throws
+  /// keyless::error, or asio::system_error(operation_aborted) when cancelled; the connection
+  /// is closed on any failure.
+  asio::awaitable<void> start(const exchange* x);
+  /// The next piece of the body, or nothing at its end. Failures as start().
+  asio::awaitable<std::optional<std::string_view>> read_body(const exchange* x);
+  /// The rest of the body appended to `out`.
+  asio::awaitable<void> read_all(const exchange* x, std::string* out);
+
+  /// The head of the response being read.
+  const response_head& head() const noexcept { return parser_.head(); }
+
+  // --- after an exchange, from whoever awaited it ---
+
+  /// The exchange failed because the connection was closed or reset before any byte of the
+  /// response arrived (what a stale pooled connection looks like).
+  bool failed_before_response() const noexcept { return failed_before_response_; }
+  /// Bytes of the current request written so far.
+  std::size_t bytes_written() const noexcept { return bytes_written_; }
+  /// The response ended and the connection may carry another request.
+  bool reusable() const noexcept;
+
+  // --- while idle, on the pool's strand ---
+
+  /// Neither closed by the peer nor holding unexpected bytes (a non-blocking peek).
+  bool looks_alive() const noexcept;
+  /// Closes the socket. Idempotent.
+  void close() noexcept;
+
+ private:
+  struct deadline {
+    steady_clock::time_point at;
+    const char* name;
+    std::chrono::milliseconds budget;
+  };
+  static deadline earliest(deadline phase, const exchange* x);
+  static deadline request_deadline(const exchange* x);
+
+  asio::ip::tcp::socket& lowest() noexcept;
+  void arm(const deadline& d);
+  void disarm() noexcept;
+  [[noreturn]] void fail(const exchange* x, std::error_code ec, const deadline& d,
+                         std::string_view doing);
+
+  asio::awaitable<std::vector<asio::ip::tcp::endpoint>> resolve(const exchange* x,
+                                                                const std::string& host,
+                                                                std::uint16_t port);
+  asio::awaitable<void> connect(const exchange* x);
+  asio::awaitable<void> tunnel(const exchange* x);
+  asio::awaitable<void> handshake(const exchange* x);
+  asio::awaitable<void> write(const exchange* x, std::string_view head, std::string_view body,
+                              const deadline& d, std::string_view doing);
+  // Reads into the (empty) buffer; false at the end of the stream.
+  asio::awaitable<bool> fill(const exchange* x, const deadline& d, std::string_view doing);
+  asio::awaitable<void> run_start(const exchange* x);
+  parse_result parse(const exchange* x, std::string_view data);
+  parse_result parse_eof(const exchange* x);
+  void mark_broken() noexcept;
+  asio::awaitable<std::optional<std::string_view>> next_piece(const exchange* x);
+
+  std::string_view buffered() const noexcept { return {buffer_.data() + begin_, end_ - begin_}; }
+
+  asio::any_io_executor executor_;
+  strand_type strand_;
+  std::shared_ptr<asio::ssl::context> tls_context_;
+  asio::ip::tcp::socket socket_;  // until TLS takes it over
+  std::optional<tls_stream> tls_;
+  asio::steady_timer timer_;
+  std::uint64_t timer_generation_ = 0;
+  bool armed_ = false;
+  bool timer_fired_ = false;
+
+  std::vector<char> buffer_;
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
+  response_parser parser_;
+
+  bool connected_ = false;
+  bool broken_ = false;
+  bool eof_ = false;
+  bool message_done_ = false;
+  bool response_started_ = false;
+  bool failed_before_response_ = false;
+  std::size_t bytes_written_ = 0;
+};
+
+}  // namespace keyless::http::detail
