@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <type_traits>
@@ -27,38 +28,66 @@ std::size_t run_until_idle(asio::io_context& io);
 inline constexpr std::chrono::seconds default_run_limit{30};
 
 namespace detail {
-/// Runs `io` until `*done`, throwing std::runtime_error once `limit` passes.
+/// Runs `io` until `done`, throwing std::runtime_error once `limit` passes.
 void run_until(asio::io_context& io, const bool& done, std::chrono::steady_clock::duration limit);
+
+// Shared with the completion handler: after a timeout the task may still complete later, when
+// run_spawned's frame is long gone.
+template <typename T>
+struct spawn_state {
+  bool done = false;
+  std::exception_ptr failure;
+  std::optional<T> result;
+};
+template <>
+struct spawn_state<void> {
+  bool done = false;
+  std::exception_ptr failure;
+};
+
+template <typename T, typename Spawnable>
+T run_spawned(asio::io_context& io, Spawnable&& spawnable,
+              std::chrono::steady_clock::duration limit) {
+  auto state = std::make_shared<spawn_state<T>>();
+  if constexpr (std::is_void_v<T>) {
+    asio::co_spawn(io, std::forward<Spawnable>(spawnable), [state](std::exception_ptr e) {
+      state->failure = e;
+      state->done = true;
+    });
+  } else {
+    asio::co_spawn(io, std::forward<Spawnable>(spawnable), [state](std::exception_ptr e, T value) {
+      state->failure = e;
+      if (!e) state->result.emplace(std::move(value));
+      state->done = true;
+    });
+  }
+  run_until(io, state->done, limit);
+  if (state->failure) std::rethrow_exception(state->failure);
+  if constexpr (!std::is_void_v<T>) return std::move(*state->result);
+}
 }  // namespace detail
 
 /// co_spawns `task` on `io`, runs `io` (on this thread) until the task completes, and returns its
 /// result or rethrows its exception. Other work on `io` (servers) keeps running meanwhile and
 /// stays queued afterwards. If the task has not finished after `limit` of wall-clock time, throws
 /// std::runtime_error("run_sync: task did not finish within N s") instead of hanging; the task is
-/// then left parked in `io`.
+/// then left parked in `io`. T must be default-constructible (co_spawn's rule for value results).
 template <typename T>
 T run_sync(asio::io_context& io, asio::awaitable<T> task,
            std::chrono::steady_clock::duration limit = default_run_limit) {
-  bool done = false;
-  std::exception_ptr failure;
-  if constexpr (std::is_void_v<T>) {
-    asio::co_spawn(io, std::move(task), [&](std::exception_ptr e) {
-      failure = e;
-      done = true;
-    });
-    detail::run_until(io, done, limit);
-    if (failure) std::rethrow_exception(failure);
-  } else {
-    std::optional<T> result;
-    asio::co_spawn(io, std::move(task), [&](std::exception_ptr e, T value) {
-      failure = e;
-      if (!e) result.emplace(std::move(value));
-      done = true;
-    });
-    detail::run_until(io, done, limit);
-    if (failure) std::rethrow_exception(failure);
-    return std::move(*result);
-  }
+  return detail::run_spawned<T>(io, std::move(task), limit);
+}
+
+/// As above for a function object returning an awaitable, typically a capturing lambda:
+/// `run_sync(io, [&]() -> asio::awaitable<int> { ... co_return 1; })`. The function object is
+/// kept alive until the coroutine finishes, so capturing by reference is safe here.
+template <typename Function>
+requires std::is_invocable_v<Function&>
+auto run_sync(asio::io_context& io, Function function,
+              std::chrono::steady_clock::duration limit = default_run_limit) ->
+    typename std::invoke_result_t<Function&>::value_type {
+  using value_type = typename std::invoke_result_t<Function&>::value_type;
+  return detail::run_spawned<value_type>(io, std::move(function), limit);
 }
 
 /// A completion the test releases: coroutines `co_await g.wait()` and stay parked until
