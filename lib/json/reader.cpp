@@ -34,9 +34,12 @@ ondemand::document parse(ondemand::parser& parser, simdjson::padded_string_view 
 
 ondemand::object root_object(ondemand::document& document, std::string_view context) {
   ondemand::object object;
-  if (document.get_object().get(object) != simdjson::SUCCESS) {
+  const auto error = document.get_object().get(object);
+  if (error == simdjson::INCORRECT_TYPE) {
+    // Starts with something well-formed but not '{': an array or a scalar.
     throw_malformed(context, "the body is not a JSON object");
   }
+  if (error != simdjson::SUCCESS) throw_malformed(context, "the body is not valid JSON");
   return object;
 }
 

@@ -98,6 +98,41 @@ inline bool process_gone(pid_t pid) {
   return ::kill(pid, 0) != 0 && errno == ESRCH;
 }
 
+/// True once `pid` has died (gone, or a zombie left for init to reap). Death
+/// after SIGKILL is asynchronous for processes that are not our children,
+/// so this polls, up to a generous bound.
+inline bool process_dies(pid_t pid) {
+  for (int i = 0; i < 500; ++i) {
+    if (process_gone(pid)) return true;
+    const auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    if (!stat) return true;
+    const auto paren = stat->rfind(')');
+    if (paren != std::string::npos && stat->compare(paren, 4, ") Z ") == 0) return true;
+    ::usleep(10'000);
+  }
+  return false;
+}
+
+/// A keyless::error's parts (message without what()'s suffix).
+struct failure {
+  std::error_code code;
+  std::string message;
+  keyless::diagnostics details;
+};
+
+inline failure failure_of(const std::exception_ptr& e) {
+  if (!e) return {};
+  try {
+    std::rethrow_exception(e);
+  } catch (const keyless::error& ex) {
+    return {ex.code(), ex.message(), ex.details()};
+  } catch (const std::system_error& ex) {
+    return {ex.code(), ex.what(), {}};
+  } catch (const std::exception& ex) {
+    return {std::make_error_code(std::errc::io_error), ex.what(), {}};
+  }
+}
+
 /// Open descriptors of this process.
 inline std::size_t open_fd_count() {
   std::size_t n = 0;
