@@ -8,19 +8,31 @@
 
 namespace keyless::identity {
 
+namespace detail {
+struct access_token_access;  // lib/: lets the token cache keep per-thread copies
+}  // namespace detail
+
 /// An Entra ID access token. The token bytes are immutable and shared:
-/// copying an access_token never copies them. Printing one (operator<<,
-/// fmt) shows a redacted form, never the bytes.
+/// copying an access_token never copies them. Printing one (operator<<, or
+/// `fmt::streamed(token)`) shows a redacted form, never the bytes; keyless
+/// deliberately provides no fmt::formatter, so `fmt::format("{}", token)` fails
+/// to compile rather than guess.
+/// Thread-safety: an access_token is immutable; distinct copies may be used and
+/// destroyed concurrently from any threads.
 class access_token {
  public:
   using time_point = std::chrono::system_clock::time_point;
 
   access_token() = default;
-  /// `refresh_on` defaults to `expires_on` (the cache then applies its own window).
+  /// `refresh_on` defaults to `expires_on`, meaning "no hint": the token cache
+  /// then refreshes 5 minutes before expiry. A `refresh_on` before `expires_on`
+  /// (the service's refresh_in, or half-life of long tokens) is used as given.
   access_token(std::string token, time_point expires_on, time_point refresh_on = {});
 
   /// The bearer value. Empty for a default-constructed token.
-  std::string_view token() const noexcept { return bytes_ ? std::string_view(*bytes_) : std::string_view{}; }
+  std::string_view token() const noexcept {
+    return bytes_ ? std::string_view(*bytes_) : std::string_view{};
+  }
   time_point expires_on() const noexcept { return expires_on_; }
   /// When the issuer suggests refreshing (refresh_in, or half-life of long tokens).
   time_point refresh_on() const noexcept { return refresh_on_; }
@@ -32,6 +44,8 @@ class access_token {
   }
 
  private:
+  friend struct detail::access_token_access;
+
   std::shared_ptr<const std::string> bytes_;
   time_point expires_on_{};
   time_point refresh_on_{};

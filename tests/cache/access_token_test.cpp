@@ -1,0 +1,49 @@
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <sstream>
+#include <string>
+
+#include "keyless/identity/access_token.hpp"
+
+namespace {
+using keyless::identity::access_token;
+using namespace std::chrono_literals;
+const auto expiry = std::chrono::system_clock::time_point{std::chrono::seconds(1'700'003'600)};
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(access_token_type)
+
+BOOST_AUTO_TEST_CASE(copies_share_the_token_bytes_instead_of_copying_them) {
+  access_token a("secret-abc", expiry);
+  access_token b = a;
+  BOOST_TEST(a.token().data() == b.token().data());
+  BOOST_TEST((a == b));
+  BOOST_TEST((b.expires_on() == expiry));
+}
+
+BOOST_AUTO_TEST_CASE(streaming_shows_a_redacted_form_never_the_bytes) {
+  access_token a("secret-abc", expiry);
+  std::ostringstream os;
+  os << a;
+  BOOST_TEST(os.str().find("secret") == std::string::npos);
+  BOOST_TEST(os.str().find("redacted") != std::string::npos);
+  BOOST_TEST(os.str().find("1700003600") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(refresh_on_defaults_to_expires_on_and_is_kept_when_given) {
+  access_token plain("t", expiry);
+  BOOST_TEST((plain.refresh_on() == expiry));
+  access_token hinted("t", expiry, expiry - 30min);
+  BOOST_TEST((hinted.refresh_on() == expiry - 30min));
+}
+
+BOOST_AUTO_TEST_CASE(a_default_token_is_empty_and_tokens_compare_by_content) {
+  BOOST_TEST(access_token{}.empty());
+  BOOST_TEST(access_token{}.token().empty());
+  BOOST_TEST(!access_token("t", expiry).empty());
+  BOOST_TEST((access_token("same", expiry) == access_token("same", expiry + 1h)));
+  BOOST_TEST(!(access_token("one", expiry) == access_token("two", expiry)));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
