@@ -1,0 +1,133 @@
+#pragma once
+// Helpers for the credential source tests: trust settings for the loopback fakes, manual
+// time driving over real sockets, failure capture, temporary files.
+
+#include <chrono>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+
+#include "keyless/core/clock.hpp"
+#include "keyless/core/error.hpp"
+#include "keyless/http/client_options.hpp"
+
+namespace sources_test {
+
+using namespace std::chrono_literals;
+
+/// Client options that trust the fakes' CA only and never use a proxy from the environment.
+inline keyless::http::client_options trusting(const std::string& ca_pem) {
+  keyless::http::client_options o;
+  o.tls.use_system_trust_store = false;
+  o.tls.ca_pem = ca_pem;
+  o.proxy = keyless::http::proxy_settings{};
+  o.connect_timeout = 5s;
+  o.request_timeout = 20s;
+  return o;
+}
+
+/// What a failed operation threw.
+struct failure {
+  std::error_code code;
+  std::string message;
+  keyless::diagnostics details;
+};
+
+namespace detail {
+template <typename T>
+struct outcome {
+  bool done = false;
+  std::exception_ptr error;
+  std::optional<T> value;
+};
+}  // namespace detail
+
+/// Runs `task` on `io` until it completes, moving `clock` forward in `step`s whenever a
+/// coroutine sleeps on it and nothing else is ready (so retry delays pass in manual time
+/// while sockets stay real). Throws std::runtime_error after `limit` of wall time.
+template <typename T>
+T run_manual(asio::io_context& io, keyless::manual_clock& clock, asio::awaitable<T> task,
+             std::chrono::milliseconds step = 100ms, std::chrono::seconds limit = 60s) {
+  auto state = std::make_shared<detail::outcome<T>>();
+  asio::co_spawn(io, std::move(task), [state](std::exception_ptr e, T value) {
+    state->error = e;
+    if (!e) state->value.emplace(std::move(value));
+    state->done = true;
+  });
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!state->done) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("run_manual: the task did not finish in time");
+    }
+    if (io.stopped()) io.restart();
+    if (clock.sleepers() > 0) {
+      io.poll();
+      if (state->done) break;
+      if (clock.sleepers() > 0) {
+        clock.advance(step);
+        continue;
+      }
+    }
+    io.run_one_for(5ms);
+  }
+  if (io.stopped()) io.restart();
+  if (state->error) std::rethrow_exception(state->error);
+  return std::move(*state->value);
+}
+
+/// Runs `task` expecting a keyless::error; returns what it carried. Throws
+/// std::logic_error when the task succeeds (so a test cannot pass by accident).
+template <typename T>
+failure expect_failure(asio::io_context& io, keyless::manual_clock& clock,
+                       asio::awaitable<T> task) {
+  try {
+    run_manual(io, clock, std::move(task));
+  } catch (const keyless::error& e) {
+    return {e.code(), e.message(), e.details()};
+  }
+  throw std::logic_error("expected the operation to fail, but it succeeded");
+}
+
+inline bool contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
+}
+
+/// A fresh directory under the system temp dir, removed with its contents on destruction.
+class temp_dir {
+ public:
+  temp_dir() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "keyless-sources-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+
+  const std::filesystem::path& path() const noexcept { return path_; }
+  std::filesystem::path operator/(std::string_view name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline void write_file(const std::filesystem::path& path, std::string_view content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(content.data(), static_cast<std::streamsize>(content.size()));
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+}  // namespace sources_test
