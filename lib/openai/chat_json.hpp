@@ -14,7 +14,7 @@ namespace keyless::openai {
 struct request_body_options {
   /// Written as "model" when not empty: the v1 surface names the deployment
   /// there; the dated surface has it in the URL and leaves this empty.
-  std::string_view model;
+  std::string_view model{};
   /// Writes "stream": true and, when the request asks for it, stream_options.
   bool stream = false;
 };

@@ -48,7 +48,8 @@ chat_choice& chat_stream_accumulator::choice_at(std::int64_t index) {
   chat_choice fresh;
   fresh.index = index;
   fresh.message.role = "assistant";
-  call_indexes_.insert(call_indexes_.begin() + static_cast<std::ptrdiff_t>(slot), {});
+  call_indexes_.insert(call_indexes_.begin() + static_cast<std::ptrdiff_t>(slot),
+                       std::vector<std::int64_t>{});
   return *choices.insert(it, std::move(fresh));
 }
 

@@ -15,12 +15,12 @@ namespace keyless::openai {
 /// What the client knows about the failed call, to make the hint specific.
 /// Every member is optional.
 struct error_context {
-  std::string_view endpoint;    ///< endpoint URL or host, e.g. "https://x.openai.azure.com"
-  std::string_view scope;       ///< the token scope used; empty when unknown or with a key
-  bool api_key = false;         ///< the call used an api-key header, not a bearer token
-  std::string_view deployment;  ///< the deployment name in the URL or `model`
+  std::string_view endpoint{};    ///< endpoint URL or host, e.g. "https://x.openai.azure.com"
+  std::string_view scope{};       ///< the token scope used; empty when unknown or with a key
+  bool api_key = false;           ///< the call used an api-key header, not a bearer token
+  std::string_view deployment{};  ///< the deployment name in the URL or `model`
   /// The time to read an HTTP-date retry-after against; nullopt: the system clock.
-  std::optional<clock::time_point> now;
+  std::optional<clock::time_point> now{};
 };
 
 /// Maps a non-2xx response to keyless::error(errc::http_status). Diagnostics:

@@ -33,7 +33,7 @@ struct retry_options {
 struct attempt_outcome {
   /// The response status, or nullopt when no response arrived (connect error,
   /// reset, timeout).
-  std::optional<int> status;
+  std::optional<int> status{};
   /// The response headers when there was a response; may be null.
   const http::fields* headers = nullptr;
   /// A stream already handed part of its body to the caller: never retried.
@@ -46,8 +46,8 @@ struct retry_decision {
   std::chrono::milliseconds delay{0};  ///< wait this long before the next attempt
   /// What the service asked for (retry-after-ms / retry-after), even when it was
   /// not used; goes into diagnostics::retry_after.
-  std::optional<std::chrono::milliseconds> server_delay;
-  std::string reason;  ///< one clause saying why, for logs and error messages
+  std::optional<std::chrono::milliseconds> server_delay{};
+  std::string reason{};  ///< one clause saying why, for logs and error messages
 };
 
 /// Uniform numbers in [0, 1) that jitter the backoff.
