@@ -213,6 +213,11 @@ rsa_certificate generate_rsa_certificate(std::string_view common_name) {
   return out;
 }
 
+const rsa_certificate& shared_rsa_certificate() {
+  static const rsa_certificate certificate = generate_rsa_certificate("keyless-test-client");
+  return certificate;
+}
+
 std::string_view to_string(leaf_kind kind) noexcept {
   switch (kind) {
     case leaf_kind::good:

@@ -33,9 +33,14 @@ struct rsa_certificate {
 };
 
 /// Generates an RSA-2048 key and a self-signed certificate (CN = `common_name`, valid from an
-/// hour ago for 30 days). Takes tens of milliseconds. Throws std::runtime_error naming the
-/// failing OpenSSL step.
+/// hour ago for 30 days). RSA key generation is slow (0.1 to 2 s); prefer
+/// shared_rsa_certificate() unless a test needs a distinct certificate. Throws
+/// std::runtime_error naming the failing OpenSSL step.
 rsa_certificate generate_rsa_certificate(std::string_view common_name);
+
+/// One RSA certificate per process (CN "keyless-test-client"), generated on first use;
+/// thread-safe.
+const rsa_certificate& shared_rsa_certificate();
 
 /// Which server certificate a fake presents.
 enum class leaf_kind {

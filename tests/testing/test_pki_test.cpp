@@ -155,7 +155,8 @@ BOOST_AUTO_TEST_CASE(the_ca_file_holds_exactly_the_ca_certificate) {
 }
 
 BOOST_AUTO_TEST_CASE(rsa_certificates_carry_matching_thumbprints) {
-  auto rsa = keyless::testing::generate_rsa_certificate("keyless-client");
+  const auto& rsa = keyless::testing::shared_rsa_certificate();
+  BOOST_TEST(&rsa == &keyless::testing::shared_rsa_certificate());
   auto cert = load_cert(rsa.certificate_pem);
   auto key = load_key(rsa.private_key_pem);
   BOOST_TEST(X509_check_private_key(cert.get(), key.get()) == 1);
@@ -178,7 +179,7 @@ BOOST_AUTO_TEST_CASE(rsa_certificates_carry_matching_thumbprints) {
 
   char cn[128] = {};
   X509_NAME_get_text_by_NID(X509_get_subject_name(cert.get()), NID_commonName, cn, sizeof cn);
-  BOOST_TEST(std::string(cn) == "keyless-client");
+  BOOST_TEST(std::string(cn) == "keyless-test-client");
   // Self-signed: it verifies against itself.
   BOOST_TEST(X509_verify(cert.get(), key.get()) == 1);
 }
