@@ -171,12 +171,6 @@ void validate_subscription(const cli_profile& cli, std::string_view subscription
       ". If this is the name of a subscription, use its id instead");
 }
 
-std::string scope_to_resource(std::string_view scope) {
-  constexpr std::string_view suffix = "/.default";
-  if (scope.ends_with(suffix)) scope.remove_suffix(suffix.size());
-  return std::string(scope);
-}
-
 std::string redacted_excerpt(std::string_view line, std::size_t limit) {
   std::string clean;
   for (char c : line) {

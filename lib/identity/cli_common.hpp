@@ -14,6 +14,7 @@
 
 #include "identity/process_runner.hpp"
 #include "keyless/identity/access_token.hpp"
+#include "identity/scope_resource.hpp"
 
 namespace keyless::identity::detail {
 
@@ -39,8 +40,6 @@ void validate_tenant(const cli_profile& cli, std::string_view tenant);
 /// starting with '-' or blank.
 void validate_subscription(const cli_profile& cli, std::string_view subscription);
 
-/// The resource for a scope: a trailing "/.default" removed, nothing else.
-std::string scope_to_resource(std::string_view scope);
 
 /// One line of CLI output that is safe to put in a message: control
 /// characters removed, the value of any JSON field whose name contains

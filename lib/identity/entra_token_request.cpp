@@ -387,14 +387,6 @@ std::string redact(std::string text, std::string_view secret) {
   return text;
 }
 
-std::string scope_to_resource(std::string_view scope) {
-  constexpr std::string_view suffix = "/.default";
-  if (scope.size() >= suffix.size() && scope.substr(scope.size() - suffix.size()) == suffix) {
-    scope.remove_suffix(suffix.size());
-  }
-  return std::string(scope);
-}
-
 std::string request_claims(const token_request& req) {
   const bool has_claims = req.claims && !req.claims->empty();
   if (has_claims && !is_object_json(*req.claims)) {

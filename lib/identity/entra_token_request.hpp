@@ -22,6 +22,7 @@
 #include "keyless/identity/authority.hpp"
 #include "keyless/identity/tenant_policy.hpp"
 #include "keyless/identity/token_request.hpp"
+#include "identity/scope_resource.hpp"
 
 namespace keyless::identity::detail {
 
@@ -108,8 +109,6 @@ std::string request_id_of(const http::fields& headers);
 /// "<redacted>".
 std::string redact(std::string text, std::string_view secret);
 
-/// The first "/.default"-stripped resource of a scope ("https://x/.default" → "https://x").
-std::string scope_to_resource(std::string_view scope);
 
 /// Claims for a token request: the caller's claims challenge, with the client capability
 /// "CP1" merged into access_token.xms_cc when CAE is enabled. Empty when there is neither.
