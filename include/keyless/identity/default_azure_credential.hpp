@@ -1,0 +1,72 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "keyless/core/clock.hpp"
+#include "keyless/http/client_options.hpp"
+#include "keyless/identity/authority.hpp"
+#include "keyless/identity/chained_token_credential.hpp"
+
+namespace keyless::identity {
+
+/// Options of default_azure_credential. Unset values come from the environment.
+struct default_azure_credential_options {
+  bool exclude_environment_credential = false;
+  bool exclude_workload_identity_credential = false;
+  bool exclude_managed_identity_credential = false;
+  bool exclude_azure_cli_credential = false;
+  bool exclude_azure_developer_cli_credential = false;
+
+  /// User-assigned managed identity by client id; unset: AZURE_CLIENT_ID, if set.
+  std::optional<std::string> managed_identity_client_id;
+  /// User-assigned managed identity by ARM resource id (instead of a client id).
+  std::optional<std::string> managed_identity_resource_id;
+  /// Workload identity's client id; unset: AZURE_CLIENT_ID.
+  std::optional<std::string> workload_identity_client_id;
+  /// Tenant for workload identity and the CLIs; unset: AZURE_TENANT_ID / the CLI's login.
+  std::optional<std::string> tenant_id;
+  std::vector<std::string> additionally_allowed_tenants;
+
+  /// Limit for `az` and `azd` to answer.
+  std::chrono::milliseconds process_timeout{std::chrono::seconds(10)};
+  /// How long the managed identity endpoint gets to answer the first request.
+  std::chrono::milliseconds managed_identity_probe_timeout{std::chrono::seconds(1)};
+  /// Concurrent by default: sources run together and the highest-priority success wins.
+  chain_options::mode run_mode = chain_options::mode::concurrent;
+  /// How long `az`/`azd` wait for the sources ahead of them (see chain_options).
+  std::chrono::milliseconds hedge_delay{std::chrono::milliseconds(200)};
+  /// Remember the first source that succeeds and use it directly afterwards.
+  bool remember_winner = true;
+
+  /// Programs to run for the CLI sources (PATH is searched for bare names).
+  std::string azure_cli_path = "az";
+  std::string azure_developer_cli_path = "azd";
+  /// Extra environment variables for `az`/`azd`, e.g. {"AZURE_CONFIG_DIR", dir}.
+  std::vector<std::pair<std::string, std::string>> cli_environment;
+  /// Variables the sources read; unset: the process environment (read once, here).
+  std::optional<environment_map> environment;
+  /// HTTP settings of the HTTP-based sources (CA trust for tests and private clouds).
+  http::client_options http;
+  std::shared_ptr<const keyless::clock> clock;
+};
+
+/// The credential chain that makes one program work on a laptop and in Azure:
+/// environment service principal, workload identity, managed identity, Azure CLI,
+/// Azure Developer CLI — in that priority, filtered by AZURE_TOKEN_CREDENTIALS
+/// ("dev", "prod" or one credential's name) and the exclude options.
+///
+/// Throws keyless::error(errc::invalid_argument) for an invalid AZURE_TOKEN_CREDENTIALS
+/// or when every source is excluded. The returned chain explains itself: its errors list
+/// every source with why and how long, and last_report() names the winner.
+std::shared_ptr<chained_token_credential> default_azure_credential(
+    asio::any_io_executor executor, default_azure_credential_options options = {});
+
+}  // namespace keyless::identity
+
+namespace keyless {
+using identity::default_azure_credential;
+}  // namespace keyless
