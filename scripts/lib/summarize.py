@@ -16,7 +16,11 @@ def count(entry):
     found = {"passed": 0, "failed": 0, "skipped": 0}
     for number, kind in REPORT.findall(entry.get("stdout", "") or ""):
         found[kind] += int(number)
-    ok = entry.get("result") in ("OK", "EXPECTEDFAIL")
+    result = entry.get("result")
+    ok = result in ("OK", "EXPECTEDFAIL")
+    if result == "SKIP":
+        found["skipped"] += 1 if not any(found.values()) else 0
+        return found
     if not any(found.values()):
         found["passed" if ok else "failed"] = 1
     elif not ok and found["failed"] == 0:
