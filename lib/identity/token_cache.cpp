@@ -68,6 +68,12 @@ long long whole_seconds(duration d) {
   return std::chrono::duration_cast<std::chrono::seconds>(d).count();
 }
 
+// Whether a token usable until `until` still is `min_valid` after `now`; written
+// so that a huge min_valid (duration::max()) cannot overflow.
+bool lasts(time_point now, time_point until, duration min_valid) noexcept {
+  return now < until && until - now > min_valid;
+}
+
 asio::awaitable<detail::fetch_result> ready(detail::fetch_result r) {
   co_return r;
 }
@@ -163,7 +169,7 @@ std::optional<access_token> cache_entry::hit(duration min_valid) noexcept {
     if (!refill(slot)) return std::nullopt;
   }
   const auto now = this->now();
-  if (now + min_valid >= slot.usable_until) return std::nullopt;
+  if (!lasts(now, slot.usable_until, min_valid)) return std::nullopt;
   if (now >= slot.refresh_at) [[unlikely]]
     maybe_start_background(now);
   return slot.token;
@@ -336,7 +342,7 @@ asio::awaitable<access_token> token_cache::impl::acquire(std::shared_ptr<impl> s
                                         asio::use_awaitable);
     detail::fetch_result r = co_await std::move(run);
     const auto now = self->options_.clock->now();
-    if (claims || now + min_valid < r.usable_until) co_return std::move(r.token);
+    if (claims || lasts(now, r.usable_until, min_valid)) co_return std::move(r.token);
     if (r.fresh || attempt >= 2) {
       throw error(
           errc::invalid_argument,
@@ -371,7 +377,7 @@ asio::awaitable<detail::fetch_result> token_cache::impl::make_producer(
     if (auto cur = e->current()) {
       const bool enough = kind == detail::fetch_kind::background
                               ? now < cur->refresh_at
-                              : now + min_valid < cur->usable_until;
+                              : lasts(now, cur->usable_until, min_valid);
       if (enough) return ready({cur->token, cur->usable_until, false});
     }
   }

@@ -413,6 +413,13 @@ BOOST_FIXTURE_TEST_CASE(get_with_min_valid_for_longer_than_any_token_lives_fails
   BOOST_TEST(o.message().find("7200 s") != std::string::npos);
   BOOST_TEST(o.message().find("secret-token") == std::string::npos);
   BOOST_TEST(source->calls() == 1);
+
+  outcome forever;
+  provider.get(std::chrono::system_clock::duration::max(), record(forever));
+  run();
+  BOOST_TEST(forever.done);
+  BOOST_TEST(forever.code() == errc::invalid_argument);
+  BOOST_TEST(provider.try_get().has_value());  // the fetched token is still cached for others
 }
 
 BOOST_FIXTURE_TEST_CASE(scope_order_and_duplicates_share_an_entry_but_tenant_and_cae_do_not,
