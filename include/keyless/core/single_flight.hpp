@@ -88,7 +88,9 @@ class single_flight {
     return state_->in_flight_.load(std::memory_order_acquire);
   }
 
-  /// Number of callers still waiting (joined or about to join). A hint for tests.
+  /// Number of callers the strand has registered as waiting and not yet
+  /// completed (callers still on their way to the strand are not counted).
+  /// A hint for tests and metrics.
   std::size_t waiting() const noexcept { return state_->waiting_.load(std::memory_order_acquire); }
 
  private:
@@ -122,9 +124,10 @@ class single_flight {
 
   // One caller's membership in a flight. `waiter` is set by the initiating
   // thread before the strand first sees the slot and is afterwards touched only
-  // on the strand; null means "already completed".
+  // on the strand, like `joined`; a null waiter means "already completed".
   struct waiter_slot {
     std::unique_ptr<waiter_base> waiter;
+    bool joined = false;
   };
 
   struct flight {
@@ -137,6 +140,8 @@ class single_flight {
     template <typename MakeProducer>
     void join(Key key, std::shared_ptr<waiter_slot> slot, MakeProducer& make_producer) {
       if (!slot->waiter) return;  // cancelled before it reached the strand
+      slot->joined = true;
+      waiting_.fetch_add(1, std::memory_order_release);
       if (auto it = flights_.find(key); it != flights_.end()) {
         it->second->waiters.push_back(std::move(slot));
         return;
@@ -180,7 +185,7 @@ class single_flight {
     void cancel(waiter_slot& slot) {
       if (!slot.waiter) return;  // the flight finished first
       auto w = std::move(slot.waiter);
-      waiting_.fetch_sub(1, std::memory_order_release);
+      if (slot.joined) waiting_.fetch_sub(1, std::memory_order_release);
       w->complete(std::make_exception_ptr(std::system_error(asio::error::operation_aborted)),
                   Value{});
     }
@@ -253,7 +258,6 @@ class single_flight {
       auto slot = std::make_shared<waiter_slot>();
       slot->waiter = std::make_unique<waiter<std::decay_t<Handler>>>(
           std::move(handler), st->strand_.get_inner_executor());
-      st->waiting_.fetch_add(1, std::memory_order_release);
       if (cancel_slot.is_connected()) {
         cancel_slot.template emplace<cancel_waiter>(std::weak_ptr<waiter_slot>(slot),
                                                     std::weak_ptr<state>(st));
