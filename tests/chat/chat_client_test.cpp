@@ -1,9 +1,11 @@
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
 #include <cctype>
 #include <future>
 #include <thread>
 
+#include <asio/strand.hpp>
 #include <asio/use_future.hpp>
 
 #include "chat_test_support.hpp"
@@ -270,6 +272,54 @@ BOOST_FIXTURE_TEST_CASE(the_readme_snippet_compiles_as_written_and_runs, chat_fi
   };
   BOOST_TEST(testing::run_sync(io, run) ==
              "Hello! How can I help you today?|Hello! How can I help you today?");
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_calls_on_four_threads_share_one_client_and_one_token) {
+  asio::io_context io;
+  auto clock = std::make_shared<manual_clock>();
+  testing::fake_openai_options fo;
+  fo.clock = clock;
+  // The fake's sockets stay on one strand; the client runs on all four threads.
+  testing::fake_openai fake(asio::make_strand(io), fo);
+  auto credential = std::make_shared<jwt_credential>(io.get_executor(), clock);
+  identity::token_cache_options cache;
+  cache.clock = clock;
+  auto tokens = identity::bearer_token_provider(
+      std::make_shared<identity::token_cache>(credential, cache), std::string(cognitive_scope));
+
+  openai::chat_client_options o;
+  o.endpoint = fake.endpoint();
+  o.deployment = "gpt-4o-mini";
+  o.auth = tokens;
+  o.http.tls.use_system_trust_store = false;
+  o.http.tls.ca_pem = fake.ca_certificate_pem();
+  o.http.proxy = http::proxy_settings{};
+  o.clock = clock;
+  o.environment = identity::environment_map{};
+  openai::chat_client chat(io.get_executor(), std::move(o));
+
+  constexpr int calls = 200;
+  std::atomic<int> succeeded{0};
+  std::atomic<int> finished{0};
+  std::promise<void> all_done;
+  for (int i = 0; i < calls; ++i) {
+    chat.async_complete(hello_request(), [&](std::exception_ptr e, openai::chat_completion c) {
+      if (!e && c.choices.size() == 1) succeeded.fetch_add(1);
+      if (finished.fetch_add(1) + 1 == calls) all_done.set_value();
+    });
+  }
+  auto work = asio::make_work_guard(io);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) threads.emplace_back([&] { io.run(); });
+  const auto status = all_done.get_future().wait_for(std::chrono::seconds(60));
+  work.reset();
+  fake.server().stop();
+  io.stop();
+  for (auto& t : threads) t.join();
+  BOOST_REQUIRE(status == std::future_status::ready);
+  BOOST_TEST(succeeded.load() == calls);
+  BOOST_TEST(credential->calls() == 1);
+  BOOST_TEST(fake.completions_served() == static_cast<std::size_t>(calls));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
