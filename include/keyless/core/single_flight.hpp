@@ -237,6 +237,10 @@ class single_flight {
   // why completion never clears the slot from the strand (a slot may only be
   // touched by its owner's thread of execution).
   struct cancel_waiter {
+    // A constructor, not an aggregate: clang 14 cannot emplace aggregates from parentheses.
+    cancel_waiter(std::weak_ptr<waiter_slot> s, std::weak_ptr<state> t)
+        : slot(std::move(s)), st(std::move(t)) {}
+
     std::weak_ptr<waiter_slot> slot;
     std::weak_ptr<state> st;
 
