@@ -26,7 +26,11 @@ def run(target, build, seeds, seconds):
     cmd = [target, f"-max_total_time={seconds}", "-rss_limit_mb=2048", "-timeout=10",
            f"-artifact_prefix={work}/", corpus]
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1", UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 120)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 120)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        print(f"fuzz {name}: FAIL ({e})", flush=True)
+        return {"name": f"fuzz/{name}", "result": "FAIL", "stdout": ""}
     ok = proc.returncode == 0
     tail = "\n".join(proc.stderr.splitlines()[-40:])
     print(f"fuzz {name}: {'OK' if ok else 'FAIL'}" + ("" if ok else f"\n{tail}\nartifacts in {work}"), flush=True)
@@ -39,7 +43,8 @@ def main(build, seeds, seconds, out):
     fuzz_dir = os.path.join(build, "fuzz")
     targets = sorted(
         os.path.join(fuzz_dir, f) for f in os.listdir(fuzz_dir)
-        if f.startswith("fuzz_") and os.access(os.path.join(fuzz_dir, f), os.X_OK)
+        if f.startswith("fuzz_") and os.path.isfile(os.path.join(fuzz_dir, f))
+        and os.access(os.path.join(fuzz_dir, f), os.X_OK)
     ) if os.path.isdir(fuzz_dir) else []
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda t: run(t, build, seeds, int(seconds)), targets))
