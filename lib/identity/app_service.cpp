@@ -9,21 +9,9 @@ http::request app_service_request(const mi_source_config& source, const managed_
   r.target = source.endpoint;
   append_query(r.target, "api-version", "2019-08-01");
   append_query(r.target, "resource", resource);
-  switch (id.type) {
-    case managed_identity_id::kind::system_assigned:
-      break;
-    case managed_identity_id::kind::client_id:
-      append_query(r.target, "client_id", id.value);
-      break;
-    case managed_identity_id::kind::object_id:
-      // App Service documents principal_id (object_id is a later alias that MSAL sends);
-      // the documented name works on every App Service version that has 2019-08-01.
-      append_query(r.target, "principal_id", id.value);
-      break;
-    case managed_identity_id::kind::resource_id:
-      append_query(r.target, "mi_res_id", id.value);
-      break;
-  }
+  // App Service documents principal_id (object_id is a later alias that MSAL sends); the
+  // documented name works on every App Service version that has 2019-08-01.
+  append_identity(r.target, id, {"client_id", "principal_id", "mi_res_id"});
   r.headers.set("X-IDENTITY-HEADER", source.secret);
   return r;
 }

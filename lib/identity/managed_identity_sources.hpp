@@ -34,6 +34,28 @@ inline void append_query(http::url& target, std::string_view name, std::string_v
   target.target += http::form_encode(value);
 }
 
+/// Query parameter names a source uses for a user-assigned identity.
+struct identity_parameter_names {
+  std::string_view client_id;
+  std::string_view object_id;
+  std::string_view resource_id;
+};
+
+/// Adds the user-assigned identity's parameter (nothing for system-assigned).
+inline void append_identity(http::url& target, const managed_identity_id& id,
+                            const identity_parameter_names& names) {
+  switch (id.type) {
+    case managed_identity_id::kind::system_assigned:
+      return;
+    case managed_identity_id::kind::client_id:
+      return append_query(target, names.client_id, id.value);
+    case managed_identity_id::kind::object_id:
+      return append_query(target, names.object_id, id.value);
+    case managed_identity_id::kind::resource_id:
+      return append_query(target, names.resource_id, id.value);
+  }
+}
+
 /// GET {endpoint}?api-version=2018-02-01&resource=R[&client_id|object_id|msi_res_id=...],
 /// Metadata: true.
 http::request imds_request(const mi_source_config& source, const managed_identity_id& id,

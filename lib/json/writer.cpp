@@ -11,6 +11,13 @@
 namespace keyless::json {
 namespace {
 
+template <typename Number>
+void append_number(std::string& out, Number number) {
+  std::array<char, 32> buffer{};  // fits any double, int64 or uint64
+  const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), number);
+  out.append(buffer.data(), result.ptr);
+}
+
 [[noreturn]] void misuse(const char* what) {
   throw keyless::error(errc::invalid_argument, std::string("json::writer: ") + what);
 }
@@ -260,28 +267,21 @@ writer& writer::value(std::nullptr_t) {
 writer& writer::value(double number) {
   if (!std::isfinite(number)) misuse("JSON has no NaN or infinity");
   before_value();
-  // Shortest text that reads back as the same double.
-  std::array<char, 32> buffer{};
-  const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), number);
-  out_.append(buffer.data(), result.ptr);
+  append_number(out_, number);  // shortest text that reads back as the same double
   after_value();
   return *this;
 }
 
 writer& writer::write_signed(std::int64_t number) {
   before_value();
-  std::array<char, 24> buffer{};
-  const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), number);
-  out_.append(buffer.data(), result.ptr);
+  append_number(out_, number);
   after_value();
   return *this;
 }
 
 writer& writer::write_unsigned(std::uint64_t number) {
   before_value();
-  std::array<char, 24> buffer{};
-  const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), number);
-  out_.append(buffer.data(), result.ptr);
+  append_number(out_, number);
   after_value();
   return *this;
 }
