@@ -1,0 +1,11 @@
+#include "command_line.hpp"
+#include "commands.hpp"
+
+namespace keyless::cli {
+
+// Placeholder until the subcommand lands.
+int run_chat(std::span<const std::string>) {
+  throw usage_error("'chat' is not implemented yet");
+}
+
+}  // namespace keyless::cli
