@@ -9,7 +9,6 @@
 
 #include <fmt/core.h>
 
-#include "core/base64.hpp"
 #include "core/logging.hpp"
 #include "keyless/core/error.hpp"
 #include "keyless/http/fields.hpp"
@@ -17,6 +16,7 @@
 #include "keyless/identity/token_cache.hpp"
 #include "keyless/identity/token_claims.hpp"
 #include "openai/chat_client_impl.hpp"
+#include "openai/claims_challenge.hpp"
 #include "openai/openai_error.hpp"
 #include "openai/scope_for_endpoint.hpp"
 
@@ -137,20 +137,6 @@ bool is_connection_error(const std::error_code& code) {
 
 bool is_retryable_status(int status) {
   return status == 408 || status == 409 || status == 429 || status >= 500;
-}
-
-// "Bearer realm="", error="insufficient_claims", claims="eyJ..."" → the decoded claims JSON.
-std::optional<std::string> cae_claims(const http::fields& headers) {
-  auto value = headers.find("www-authenticate");
-  if (!value || value->find("insufficient_claims") == std::string_view::npos) return std::nullopt;
-  auto at = value->find("claims=\"");
-  if (at == std::string_view::npos) return std::nullopt;
-  at += 8;
-  auto end = value->find('"', at);
-  if (end == std::string_view::npos) return std::nullopt;
-  auto decoded = keyless::detail::base64_decode(value->substr(at, end - at));
-  if (!decoded || decoded->empty()) return std::nullopt;
-  return decoded;
 }
 
 error_context context_of(const chat_client::impl& c) {
@@ -351,7 +337,7 @@ asio::awaitable<exchange_result<Stream>> exchange(std::shared_ptr<chat_client::i
         // try once more with a fresh one. Concurrent 401s for the same token
         // invalidate it once, so they share one refresh.
         st.auth_retried = true;
-        st.claims = cae_claims(headers);
+        st.claims = insufficient_claims(headers);
         if (!st.claims) c->tokens->invalidate(token);
         c->auth_retries.fetch_add(1, std::memory_order_relaxed);
         keyless::detail::log(log_level::info,

@@ -132,11 +132,83 @@ BOOST_FIXTURE_TEST_CASE(a_cae_challenge_gets_a_token_carrying_its_claims, chat_f
   openai::chat_client chat(io.get_executor(), token_options());
   auto reply = testing::run_sync(io, chat.complete(hello_request()));
   BOOST_TEST(reply.choices.size() == 1u);
+  // The credential was asked once without claims and once with the decoded claims JSON.
   auto requests = credential->requests();
   BOOST_REQUIRE(requests.size() == 2u);
   BOOST_TEST(!requests[0].claims.has_value());
   BOOST_TEST(requests[1].claims.value_or("") == f.claims);
+  BOOST_TEST(requests[1].scopes.at(0) == cognitive_scope);
+  // The challenged token went first, the claims token on the single retry, at once.
+  auto seen = fake.authorization_headers();
+  auto issued = credential->issued();
+  BOOST_REQUIRE(seen.size() == 2u);
+  BOOST_REQUIRE(issued.size() == 2u);
+  const bool challenged_then_claims_token =
+      seen[0] == "Bearer " + issued[0] && seen[1] == "Bearer " + issued[1];
+  BOOST_TEST(challenged_then_claims_token);
   BOOST_TEST(fake.requests() == 2u);
+  BOOST_TEST(chat.stats().auth_retries == 1u);
+  BOOST_TEST(clock->sleepers() == 0u);
+
+  // The claims token replaced the cached one: the next call uses it without a fetch.
+  testing::run_sync(io, chat.complete(hello_request()));
+  BOOST_TEST(credential->calls() == 2);
+  seen = fake.authorization_headers();
+  BOOST_REQUIRE(seen.size() == 3u);
+  const bool next_call_uses_claims_token = seen[2] == "Bearer " + issued[1];
+  BOOST_TEST(next_call_uses_claims_token);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_second_cae_challenge_is_reported_without_another_retry, chat_fixture) {
+  fake.enqueue(fault::of(fault::kind::cae_challenge), 2);
+  openai::chat_client chat(io.get_executor(), token_options());
+  auto e = failure_of(io, chat.complete(hello_request()));
+  BOOST_TEST(e.code() == make_error_code(errc::http_status));
+  BOOST_TEST(e.details().http_status.value_or(0) == 401);
+  BOOST_TEST(fake.requests() == 2u);
+  BOOST_TEST(credential->calls() == 2);
+  BOOST_TEST(chat.stats().auth_retries == 1u);
+  for (const auto& t : credential->issued()) {
+    const bool leaked = contains(e.what(), t) || contains(e.details().hint, t);
+    BOOST_TEST(!leaked);
+  }
+}
+
+BOOST_FIXTURE_TEST_CASE(a_cae_challenge_before_a_stream_is_answered_with_a_claims_token,
+                        chat_fixture) {
+  auto f = fault::of(fault::kind::cae_challenge);
+  f.claims = R"({"access_token":{"xms_cc":{"values":["cp1"]}}})";
+  fake.enqueue(f);
+  openai::chat_client chat(io.get_executor(), token_options());
+  openai::chat_stream s = testing::run_sync(io, chat.stream(hello_request()));
+  while (testing::run_sync(io, s.next())) {
+  }
+  BOOST_TEST(s.accumulated().choices.at(0).message.content.value_or("") ==
+             "Hello! How can I help you today?");
+  auto requests = credential->requests();
+  BOOST_REQUIRE(requests.size() == 2u);
+  BOOST_TEST(requests[1].claims.value_or("") == f.claims);
+  BOOST_TEST(fake.requests() == 2u);
+}
+
+BOOST_FIXTURE_TEST_CASE(an_undecodable_claims_challenge_is_handled_as_a_plain_401, chat_fixture) {
+  auto f = fault::of(fault::kind::wrong_audience);
+  f.headers.set("WWW-Authenticate", R"(Bearer error="insufficient_claims", claims="%%%")");
+  fake.enqueue(f);
+  openai::chat_client chat(io.get_executor(), token_options());
+  testing::run_sync(io, chat.complete(hello_request()));
+  auto requests = credential->requests();
+  BOOST_REQUIRE(requests.size() == 2u);
+  BOOST_TEST(!requests[1].claims.has_value());  // a fresh token, no claims
+  BOOST_TEST(fake.requests() == 2u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_cae_challenge_to_an_api_key_is_not_retried, chat_fixture) {
+  fake.enqueue(fault::of(fault::kind::cae_challenge));
+  openai::chat_client chat(io.get_executor(), key_options());
+  auto e = failure_of(io, chat.complete(hello_request()));
+  BOOST_TEST(e.details().http_status.value_or(0) == 401);
+  BOOST_TEST(fake.requests() == 1u);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_refused_api_key_is_not_retried_and_the_hint_names_the_key, chat_fixture) {
