@@ -18,6 +18,19 @@ namespace {
 // quoted this far at most.
 constexpr std::size_t max_error_event_bytes = 300;
 
+// "3 chunks, 6 bytes of content": how much of the reply a broken stream delivered, so the
+// caller can tell an empty failure from a nearly complete one.
+std::string received(const chat_stream_state& s) {
+  std::size_t bytes = 0;
+  for (const auto& choice : s.accumulator.completion().choices) {
+    if (choice.message.content) bytes += choice.message.content->size();
+    if (choice.message.refusal) bytes += choice.message.refusal->size();
+    for (const auto& call : choice.message.tool_calls) bytes += call.function.arguments.size();
+  }
+  return fmt::format("{} chunk{}, {} byte{} of content", s.chunks, s.chunks == 1 ? "" : "s", bytes,
+                     bytes == 1 ? "" : "s");
+}
+
 error with_stream_context(const keyless::error& e, const chat_stream_state& s) {
   diagnostics d = e.details();
   if (d.request_id.empty()) d.request_id = s.request_id;
@@ -26,8 +39,8 @@ error with_stream_context(const keyless::error& e, const chat_stream_state& s) {
     // The service's own error event: its message already says what happened.
     message = e.message();
   } else {
-    message = fmt::format("Azure OpenAI stream from {} broke after {} chunk{}: {}", s.host,
-                          s.chunks, s.chunks == 1 ? "" : "s", e.message());
+    message = fmt::format("Azure OpenAI stream from {} broke after {}: {}", s.host, received(s),
+                          e.message());
     if (e.code() == make_error_code(errc::timeout) && d.hint.empty()) {
       d.hint = fmt::format(
           "no byte arrived for stream_idle_timeout ({} ms); raise it if the model pauses that "
@@ -49,9 +62,9 @@ error ended_early(const chat_stream_state& s) {
       "chat_stream::accumulated()";
   const char* where = s.decoder.has_partial_event() ? " in the middle of an event" : "";
   return error(errc::connection_failed,
-               fmt::format("Azure OpenAI stream from {} ended{} without [DONE] after {} chunk{}: "
+               fmt::format("Azure OpenAI stream from {} ended{} without [DONE] after {}: "
                            "the reply is incomplete",
-                           s.host, where, s.chunks, s.chunks == 1 ? "" : "s"),
+                           s.host, where, received(s)),
                std::move(d));
 }
 

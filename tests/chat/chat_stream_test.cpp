@@ -116,7 +116,7 @@ BOOST_FIXTURE_TEST_CASE(a_stream_that_ends_without_done_is_an_error_naming_it, c
   std::vector<openai::chat_chunk> before;
   auto e = failure_of(io, read_all(s, &before));
   BOOST_TEST(e.code() == make_error_code(errc::connection_failed));
-  BOOST_TEST(contains(e.what(), "without [DONE] after 10 chunks"), e.what());
+  BOOST_TEST(contains(e.what(), "without [DONE] after 10 chunks, 32 bytes of content"), e.what());
   BOOST_TEST(contains(e.details().hint, "accumulated()"), e.details().hint);
   BOOST_TEST(before.size() == 10u);
   BOOST_TEST(s.accumulated().choices.at(0).message.content.value_or("") ==
@@ -135,7 +135,8 @@ BOOST_FIXTURE_TEST_CASE(a_truncated_chunked_body_is_an_error_and_is_not_retried,
   BOOST_TEST((e.code() == make_error_code(errc::connection_failed) ||
               e.code() == make_error_code(errc::malformed_response)),
              e.what());
-  BOOST_TEST(contains(e.what(), "broke after 3 chunks"), e.what());
+  BOOST_TEST(contains(e.what(), "broke after 3 chunks, 6 bytes of content"), e.what());
+  BOOST_TEST(contains(e.details().hint, "accumulated()"), e.details().hint);
   BOOST_TEST(before.size() == 3u);
   BOOST_TEST(s.accumulated().choices.at(0).message.content.value_or("") == "Hello!");
   BOOST_TEST(fake.requests() == 1u);
@@ -145,15 +146,40 @@ BOOST_FIXTURE_TEST_CASE(a_truncated_chunked_body_is_an_error_and_is_not_retried,
 BOOST_FIXTURE_TEST_CASE(a_connection_reset_mid_stream_is_an_error_and_is_not_retried,
                         chat_fixture) {
   auto f = fault::of(fault::kind::reset_mid_response);
-  f.after_events = 2;
+  f.after_events = 5;  // filter chunk, role chunk, "Hello!", " How", " can"
+  fake.enqueue(f);
+  openai::chat_client chat(io.get_executor(), token_options());
+  openai::chat_stream s = testing::run_sync(io, chat.stream(hello_request()));
+  std::vector<openai::chat_chunk> before;
+  auto e = failure_of(io, read_all(s, &before));
+  BOOST_TEST((e.code() == make_error_code(errc::connection_failed) ||
+              e.code() == make_error_code(errc::malformed_response)),
+             e.what());
+  BOOST_TEST(contains(e.what(), "broke after 5 chunks, 14 bytes of content"), e.what());
+  BOOST_TEST(!e.details().request_id.empty());
+  BOOST_TEST(before.size() == 5u);
+  BOOST_TEST(s.done());
+  BOOST_TEST(!testing::run_sync(io, s.next()).has_value());
+  // The partial reply survives the failure, and can be moved out.
+  openai::chat_completion partial = s.take_accumulated();
+  BOOST_REQUIRE(partial.choices.size() == 1u);
+  BOOST_TEST(partial.choices[0].message.role == "assistant");
+  BOOST_TEST(partial.choices[0].message.content.value_or("") == "Hello! How can");
+  BOOST_TEST(partial.choices[0].finish_reason.empty());
+  BOOST_TEST(fake.requests() == 1u);
+  BOOST_TEST(chat.stats().retries == 0u);
+  BOOST_TEST(chat.stats().auth_retries == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_stream_dropped_before_any_chunk_says_nothing_arrived, chat_fixture) {
+  auto f = fault::of(fault::kind::reset_mid_response);
+  f.after_events = 0;
   fake.enqueue(f);
   openai::chat_client chat(io.get_executor(), key_options());
   openai::chat_stream s = testing::run_sync(io, chat.stream(hello_request()));
   auto e = failure_of(io, read_all(s));
-  BOOST_TEST((e.code() == make_error_code(errc::connection_failed) ||
-              e.code() == make_error_code(errc::malformed_response)),
-             e.what());
-  BOOST_TEST(contains(e.what(), "broke after 2 chunks"), e.what());
+  BOOST_TEST(contains(e.what(), "after 0 chunks, 0 bytes of content"), e.what());
+  BOOST_TEST(s.accumulated().choices.empty());
   BOOST_TEST(fake.requests() == 1u);
 }
 
