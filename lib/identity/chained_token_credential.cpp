@@ -3,11 +3,18 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <unordered_map>
 
 #include <fmt/format.h>
+#include <asio/associated_cancellation_slot.hpp>
+#include <asio/associated_executor.hpp>
+#include <asio/async_result.hpp>
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/cancellation_signal.hpp>
 #include <asio/detached.hpp>
+#include <asio/dispatch.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
 #include <asio/this_coro.hpp>
@@ -111,6 +118,69 @@ std::string_view status_word(source_status s) {
   return "?";
 }
 
+// Requests that may share one walk: everything a source sees. Lengths keep
+// {"a,b"} and {"a","b"} apart.
+std::string walk_key(const token_request& req) {
+  std::string key;
+  auto add = [&key](char tag, std::string_view part) {
+    key += fmt::format("{}{}:", tag, part.size());
+    key += part;
+  };
+  for (const auto& scope : req.scopes) add('s', scope);
+  if (req.tenant) add('t', *req.tenant);
+  if (req.claims) add('c', *req.claims);
+  key += req.enable_cae ? "e1" : "e0";
+  return key;
+}
+
+// A caller waiting for a shared walk, with its completion handler type-erased.
+struct chain_waiter {
+  virtual ~chain_waiter() = default;
+  virtual void complete(std::exception_ptr failure, access_token token) = 0;
+};
+
+template <typename Handler>
+struct typed_chain_waiter final : chain_waiter {
+  using executor = asio::associated_executor_t<Handler, asio::any_io_executor>;
+
+  typed_chain_waiter(Handler&& h, const asio::any_io_executor& fallback)
+      : work(asio::get_associated_executor(h, fallback)), handler(std::move(h)) {}
+
+  void complete(std::exception_ptr failure, access_token token) override {
+    // Post, never dispatch: this runs on the chain's strand, and the caller resumes on
+    // its own executor without holding the strand.
+    auto ex = work.get_executor();
+    asio::post(ex, [h = std::move(handler), failure = std::move(failure),
+                    token = std::move(token)]() mutable {
+      std::move(h)(std::move(failure), std::move(token));
+    });
+    work.reset();
+  }
+
+  // Keeps the caller's execution context alive while the walk runs elsewhere.
+  asio::executor_work_guard<executor> work;
+  Handler handler;
+};
+
+struct shared_walk;
+
+// One caller's membership in a shared walk. `waiter` is set before the strand first
+// sees the membership and afterwards touched only on the strand; null means the
+// caller has been completed (by the walk or by its own cancellation).
+struct membership {
+  std::unique_ptr<chain_waiter> waiter;
+  std::shared_ptr<shared_walk> walk;
+};
+
+// A walk that concurrent callers with the same request share.
+struct shared_walk {
+  std::string key;
+  std::vector<std::shared_ptr<membership>> members;
+  std::size_t waiting = 0;           // members not yet completed
+  asio::cancellation_signal cancel;  // cancels the walk once nobody waits for it
+  bool done = false;
+};
+
 }  // namespace
 
 struct chained_token_credential::impl : std::enable_shared_from_this<impl> {
@@ -125,6 +195,114 @@ struct chained_token_credential::impl : std::enable_shared_from_this<impl> {
   std::atomic<long> winner{-1};
   mutable std::mutex report_mutex;  // guards `report`; never held across co_await
   chain_report report;
+  // Walks in progress by request; strand only.
+  std::unordered_map<std::string, std::shared_ptr<shared_walk>> walks;
+
+  // Concurrent callers with the same request share one walk, so N first callers cost
+  // one az spawn and one IMDS probe, not N. A caller that is cancelled only stops
+  // waiting; the walk is cancelled (and its sources with it) when nobody waits.
+  template <typename CompletionToken>
+  auto async_join(token_request req, CompletionToken&& token) {
+    return asio::async_initiate<CompletionToken, void(std::exception_ptr, access_token)>(
+        [self = shared_from_this()](auto handler, token_request req) {
+          using handler_type = std::decay_t<decltype(handler)>;
+          auto cancel_slot = asio::get_associated_cancellation_slot(handler);
+          auto member = std::make_shared<membership>();
+          member->waiter = std::make_unique<typed_chain_waiter<handler_type>>(
+              std::move(handler), self->strand.get_inner_executor());
+          if (cancel_slot.is_connected()) {
+            // Runs on whatever thread cancels the caller: it only asks the strand.
+            cancel_slot.assign([weak_member = std::weak_ptr<membership>(member),
+                                weak_self = std::weak_ptr<impl>(self)](asio::cancellation_type t) {
+              if (t == asio::cancellation_type::none) return;
+              auto chain = weak_self.lock();
+              if (!chain) return;
+              asio::dispatch(chain->strand, [weak_member, chain] {
+                if (auto m = weak_member.lock()) chain->leave(*m);
+              });
+            });
+          }
+          auto strand = self->strand;
+          asio::dispatch(strand, [self = std::move(self), member = std::move(member),
+                                  req = std::move(req)]() mutable {
+            self->join(std::move(req), std::move(member));
+          });
+        },
+        token, std::move(req));
+  }
+
+  void join(token_request req, std::shared_ptr<membership> member) {
+    if (!member->waiter) return;  // cancelled before it reached the strand
+    auto key = walk_key(req);
+    auto& entry = walks[key];
+    const bool start_walk = !entry;
+    if (start_walk) {
+      entry = std::make_shared<shared_walk>();
+      entry->key = std::move(key);
+    }
+    auto walk = entry;
+    member->walk = walk;
+    walk->members.push_back(std::move(member));
+    ++walk->waiting;
+    // Last: the walk may finish inline when every source answers without waiting.
+    if (start_walk) {
+      asio::co_spawn(strand, run_walk(shared_from_this(), walk, std::move(req)),
+                     asio::bind_cancellation_slot(walk->cancel.slot(), asio::detached));
+    }
+  }
+
+  // A caller was cancelled: it stops waiting; the last one out cancels the walk.
+  void leave(membership& member) {
+    if (!member.waiter) return;  // the walk completed it first
+    auto waiter = std::move(member.waiter);
+    if (auto walk = member.walk; walk && !walk->done && --walk->waiting == 0) {
+      forget(*walk);  // a caller arriving now starts afresh
+      walk->cancel.emit(asio::cancellation_type::terminal);
+    }
+    waiter->complete(std::make_exception_ptr(std::system_error(asio::error::operation_aborted,
+                                                               options.name + " was cancelled")),
+                     access_token{});
+  }
+
+  void forget(const shared_walk& walk) {
+    if (auto it = walks.find(walk.key); it != walks.end() && it->second.get() == &walk) {
+      walks.erase(it);
+    }
+  }
+
+  // If the execution context is destroyed with the walk pending, its frame goes
+  // without completing: release the waiters without completion (as Asio does with
+  // its own pending handlers), which also breaks ownership cycles through them.
+  struct abandon_guard {
+    impl& chain;
+    shared_walk& walk;
+    ~abandon_guard() {
+      if (walk.done) return;
+      walk.done = true;
+      chain.forget(walk);
+      for (auto& m : walk.members) m->waiter.reset();
+    }
+  };
+
+  asio::awaitable<void> run_walk(std::shared_ptr<impl> self, std::shared_ptr<shared_walk> walk,
+                                 token_request req) {
+    (void)self;
+    abandon_guard guard{*this, *walk};
+    std::exception_ptr failure;
+    access_token token;
+    try {
+      token = co_await walk_chain(std::move(req));
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    walk->done = true;
+    forget(*walk);
+    for (auto& m : walk->members) {
+      if (!m->waiter) continue;
+      auto waiter = std::move(m->waiter);
+      waiter->complete(failure, token);
+    }
+  }
 
   bool concurrent() const { return options.run_mode == chain_options::mode::concurrent; }
 
@@ -341,9 +519,7 @@ asio::awaitable<access_token> chained_token_credential::get_token(token_request 
         std::move(req));
   }
   // The walk's state lives on the strand, whatever executor the caller runs on.
-  auto self = impl_;  // the walk outlives nothing it does not own
-  co_return co_await asio::co_spawn(self->strand, self->walk_chain(std::move(req)),
-                                    asio::use_awaitable);
+  co_return co_await impl_->async_join(std::move(req), asio::use_awaitable);
 }
 
 void chained_token_credential::forget_winner() noexcept {

@@ -1,14 +1,20 @@
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/cancellation_signal.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
 #include <asio/this_coro.hpp>
 
 #include "keyless/detail/asio_compat.hpp"
@@ -84,6 +90,26 @@ class scripted_source final : public keyless::identity::token_credential {
   asio::steady_timer gate_;
 };
 
+// Succeeds after `latency` on a real timer; safe on a multi-threaded io_context.
+class slow_source final : public keyless::identity::token_credential {
+ public:
+  slow_source(asio::any_io_executor ex, std::chrono::milliseconds latency)
+      : ex_(std::move(ex)), latency_(latency) {}
+  asio::any_io_executor get_executor() const override { return ex_; }
+  std::string_view name() const noexcept override { return "Slow"; }
+  asio::awaitable<access_token> get_token(token_request) override {
+    calls.fetch_add(1);
+    asio::steady_timer t(co_await asio::this_coro::executor, latency_);
+    co_await t.async_wait(asio::use_awaitable);
+    co_return access_token("token-from-slow", std::chrono::system_clock::now() + 1h);
+  }
+  std::atomic<int> calls{0};
+
+ private:
+  asio::any_io_executor ex_;
+  std::chrono::milliseconds latency_;
+};
+
 void run_until_idle(asio::io_context& io) {
   while (io.poll() > 0) {
   }
@@ -104,8 +130,9 @@ struct chain_fixture {
     std::exception_ptr failure;
     bool done = false;
   };
-  std::shared_ptr<pending> start(chained_token_credential& chain,
-                                 asio::cancellation_signal* cancel = nullptr) {
+  std::shared_ptr<pending> start(
+      chained_token_credential& chain, asio::cancellation_signal* cancel = nullptr,
+      std::string scope = "https://cognitiveservices.azure.com/.default") {
     auto result = std::make_shared<pending>();
     auto handler = [result](std::exception_ptr e, access_token t) {
       result->done = true;
@@ -115,7 +142,7 @@ struct chain_fixture {
         result->token = std::move(t);
     };
     token_request req;
-    req.scopes.push_back("https://cognitiveservices.azure.com/.default");
+    req.scopes.push_back(std::move(scope));
     if (cancel) {
       chain.async_get_token(req, asio::bind_cancellation_slot(cancel->slot(), handler));
     } else {
@@ -313,6 +340,150 @@ BOOST_AUTO_TEST_CASE(a_failure_report_never_carries_the_token_a_lower_source_got
   for (const auto& attempt : seen.details.sources) {
     BOOST_TEST(attempt.message.find("token-from-B") == std::string::npos);
   }
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_first_callers_share_one_walk_of_the_chain) {
+  auto a = source("A", outcome::unavailable, /*held=*/true);
+  auto b = source("B", outcome::succeed, /*held=*/true);
+  chained_token_credential chain(io.get_executor(), {{a}, {b}}, concurrent());
+  std::vector<std::shared_ptr<pending>> callers;
+  for (int i = 0; i < 8; ++i) callers.push_back(start(chain));
+  run_until_idle(io);
+  BOOST_TEST(a->calls == 1);
+  BOOST_TEST(b->calls == 1);
+  b->release(outcome::succeed);
+  a->release(outcome::unavailable);
+  run_until_idle(io);
+  for (const auto& r : callers) {
+    BOOST_REQUIRE(r->token);
+    BOOST_TEST(r->token->token() == "token-from-B");
+  }
+  BOOST_TEST(a->calls == 1);
+  BOOST_TEST(b->calls == 1);
+}
+
+BOOST_AUTO_TEST_CASE(sequential_first_callers_share_one_walk_too) {
+  auto a = source("A", outcome::unavailable, /*held=*/true);
+  auto b = source("B", outcome::succeed);
+  chained_token_credential chain(io.get_executor(), {{a}, {b}});
+  auto first = start(chain);
+  auto second = start(chain);
+  run_until_idle(io);
+  a->release(outcome::unavailable);
+  run_until_idle(io);
+  BOOST_REQUIRE(first->token);
+  BOOST_REQUIRE(second->token);
+  BOOST_TEST(a->calls == 1);
+  BOOST_TEST(b->calls == 1);
+}
+
+BOOST_AUTO_TEST_CASE(callers_with_different_requests_do_not_share_a_walk) {
+  auto a = source("A", outcome::succeed, /*held=*/true);
+  chained_token_credential chain(io.get_executor(), {{a}}, concurrent());
+  auto openai = start(chain);
+  auto graph = start(chain, nullptr, "https://graph.microsoft.com/.default");
+  run_until_idle(io);
+  BOOST_TEST(a->calls == 2);
+  a->release(outcome::succeed);
+  run_until_idle(io);
+  BOOST_TEST(openai->token.has_value());
+  BOOST_TEST(graph->token.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_cancelled_caller_leaves_the_shared_walk_running_for_the_others) {
+  auto a = source("A", outcome::succeed, /*held=*/true);
+  auto b = source("B", outcome::succeed, /*held=*/true);
+  chained_token_credential chain(io.get_executor(), {{a}, {b}}, concurrent());
+  asio::cancellation_signal cancel;
+  auto quitter = start(chain, &cancel);
+  auto stayer1 = start(chain);
+  auto stayer2 = start(chain);
+  run_until_idle(io);
+  cancel.emit(asio::cancellation_type::terminal);
+  run_until_idle(io);
+  BOOST_REQUIRE(quitter->done);
+  BOOST_REQUIRE(quitter->failure);
+  BOOST_TEST((keyless::inspect(quitter->failure).code == asio::error::operation_aborted));
+  BOOST_TEST(!stayer1->done);
+  BOOST_TEST(!stayer2->done);
+  BOOST_TEST(a->cancellations == 0);
+  BOOST_TEST(b->cancellations == 0);
+  a->release(outcome::succeed);
+  run_until_idle(io);
+  BOOST_REQUIRE(stayer1->token);
+  BOOST_REQUIRE(stayer2->token);
+  BOOST_TEST(stayer1->token->token() == "token-from-A");
+  BOOST_TEST(stayer2->token->token() == "token-from-A");
+  BOOST_TEST(a->calls == 1);
+}
+
+BOOST_AUTO_TEST_CASE(when_every_caller_is_cancelled_the_walk_and_its_sources_are_cancelled) {
+  auto a = source("A", outcome::succeed, /*held=*/true);
+  auto b = source("B", outcome::succeed, /*held=*/true);
+  chained_token_credential chain(io.get_executor(), {{a}, {b}}, concurrent());
+  asio::cancellation_signal cancel1;
+  asio::cancellation_signal cancel2;
+  auto r1 = start(chain, &cancel1);
+  auto r2 = start(chain, &cancel2);
+  run_until_idle(io);
+  cancel1.emit(asio::cancellation_type::terminal);
+  run_until_idle(io);
+  BOOST_TEST(a->cancellations == 0);  // r2 still waits
+  cancel2.emit(asio::cancellation_type::terminal);
+  run_until_idle(io);
+  BOOST_REQUIRE(r2->failure);
+  BOOST_TEST((keyless::inspect(r2->failure).code == asio::error::operation_aborted));
+  BOOST_TEST(a->cancellations == 1);
+  BOOST_TEST(b->cancellations == 1);
+  // The cancelled walk is not joined by a later caller: it gets a fresh one.
+  auto later = start(chain);
+  run_until_idle(io);
+  BOOST_TEST(a->calls == 2);
+  a->release(outcome::succeed);
+  run_until_idle(io);
+  BOOST_REQUIRE(later->token);
+  BOOST_TEST(later->token->token() == "token-from-A");
+}
+
+BOOST_AUTO_TEST_CASE(callers_on_many_threads_share_one_walk_and_may_leave_it) {
+  // Half the callers give up after 1 ms (cancelled from their own threads); the
+  // others still get the token of the single walk.
+  asio::io_context pool;
+  auto slow = std::make_shared<slow_source>(pool.get_executor(), 50ms);
+  chained_token_credential chain(pool.get_executor(), {{slow}}, concurrent());
+  constexpr int callers = 32;
+  std::atomic<int> tokens{0};
+  std::atomic<int> aborted{0};
+  for (int i = 0; i < callers; ++i) {
+    auto strand = asio::make_strand(pool);
+    asio::co_spawn(
+        strand,
+        [&chain, &tokens, &aborted, give_up = i % 2 == 1]() -> asio::awaitable<void> {
+          using namespace keyless::net::awaitable_operators;
+          token_request req;
+          req.scopes.push_back("https://cognitiveservices.azure.com/.default");
+          try {
+            if (give_up) {
+              asio::steady_timer t(co_await asio::this_coro::executor, 1ms);
+              auto first = co_await (chain.async_get_token(req, asio::use_awaitable) ||
+                                     t.async_wait(asio::use_awaitable));
+              if (first.index() == 0) tokens.fetch_add(1);
+            } else {
+              auto token = co_await chain.async_get_token(req, asio::use_awaitable);
+              if (token.token() == "token-from-slow") tokens.fetch_add(1);
+            }
+          } catch (const std::system_error& e) {
+            if (e.code() == asio::error::operation_aborted) aborted.fetch_add(1);
+          }
+        },
+        asio::detached);
+  }
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) threads.emplace_back([&pool] { pool.run_for(30s); });
+  for (auto& t : threads) t.join();
+  BOOST_TEST(slow->calls.load() == 1);
+  BOOST_TEST(tokens.load() == callers / 2);
+  BOOST_TEST(aborted.load() == 0);  // a caller that left is not completed twice
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -54,6 +54,13 @@ struct chain_report {
 /// In concurrent mode all sources run at once, but a lower-priority success is held
 /// until every source ahead of it is unavailable; losers are cancelled.
 ///
+/// Concurrent callers asking for the same request (scopes, tenant, claims, CAE) while
+/// no winner is remembered share one walk of the chain, so a burst of first calls
+/// spawns `az` once. Cancellation: a cancelled caller stops waiting and completes
+/// with asio::error::operation_aborted; the walk goes on for the other callers, and
+/// is cancelled with its sources (subprocesses killed, sockets closed) only when
+/// every caller waiting for it has been cancelled.
+///
 /// Thread-safety: safe to share (internally stranded). The chain and its sources must
 /// outlive its operations.
 class chained_token_credential : public token_credential {
