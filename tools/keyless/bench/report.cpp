@@ -262,13 +262,13 @@ std::string text_report(const bench_options& o, const run_report& run) {
     row(
         f.label, [&f](const mode_figures& m) -> std::optional<double> { return f.read(m); }, true);
   }
-  row(
-      "token fetches",
-      [](const mode_figures& m) -> std::optional<double> {
-        if (!m.tokens) return std::nullopt;
-        return static_cast<double>(m.tokens->fetches);
-      },
-      false);
+  {
+    std::string text = fmt::format("{:<26}", "token fetches");
+    for (const auto& [auth, m] : columns) {
+      text += fmt::format("{:>12}", m->tokens ? std::to_string(m->tokens->fetches) : "-");
+    }
+    line(text);
+  }
   row(
       "waiting for tokens (%)",
       [](const mode_figures& m) -> std::optional<double> {

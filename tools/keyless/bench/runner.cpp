@@ -352,8 +352,11 @@ class runner {
       r = result.get();
     } catch (const keyless::error& e) {
       std::string text = fmt::format("the {} probe request to {} failed: {}", display_name(auth),
-                                     report_.url, e.what());
-      if (!e.details().hint.empty()) text += fmt::format("\nhint: {}", e.details().hint);
+                                     report_.url, e.message());
+      const auto& hint = e.details().hint;
+      if (!hint.empty() && e.message().find(hint) == std::string::npos) {
+        text += fmt::format("\nhint: {}", hint);
+      }
       for (const auto& s : e.details().sources) {
         text += fmt::format("\n  {}: {}", s.source, s.message);
       }
