@@ -1,0 +1,18 @@
+#pragma once
+// How the keyless command reports a failure on stderr.
+
+#include <exception>
+#include <string>
+#include <string_view>
+
+namespace keyless::cli {
+
+/// "keyless <command>: <message>" plus the service's request id when there is one. For a
+/// keyless::error the message is its own (which already carries the chain's per-source
+/// explanation and the most likely fix); never a token, secret or key.
+std::string describe_failure(std::string_view command, std::exception_ptr failure);
+
+/// Writes describe_failure() and a newline to stderr.
+void print_failure(std::string_view command, std::exception_ptr failure);
+
+}  // namespace keyless::cli
