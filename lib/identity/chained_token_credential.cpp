@@ -36,6 +36,8 @@ struct source_slot {
   std::exception_ptr failure;
   access_token token;
   asio::cancellation_signal cancel;
+  bool presence_unknown = false;  // chain_source::presence_unknown
+  bool passed_over = false;       // silent when a source behind it had a token
 };
 
 // One walk of the chain: lives until the walk and every source it started are done.
@@ -56,10 +58,13 @@ struct verdict {
   std::size_t index = 0;
 };
 
-// The first source (in priority order) that is not unavailable decides the walk.
-verdict decide(const walk_state& walk) {
-  for (std::size_t i = 0; i < walk.slots.size(); ++i) {
-    switch (walk.slots[i].status) {
+// The first source (in priority order) that is not unavailable decides the walk,
+// except that a still-silent source whose presence is unknown does not hold back a
+// token that a source behind it already has.
+verdict decide(const walk_state& walk, std::size_t from = 0) {
+  for (std::size_t i = from; i < walk.slots.size(); ++i) {
+    const auto& slot = walk.slots[i];
+    switch (slot.status) {
       case source_status::unavailable:
         continue;
       case source_status::succeeded:
@@ -67,6 +72,11 @@ verdict decide(const walk_state& walk) {
       case source_status::failed:
         return {verdict_kind::failure, i};
       default:
+        if (slot.status == source_status::running && slot.presence_unknown) {
+          if (auto behind = decide(walk, i + 1); behind.kind == verdict_kind::success) {
+            return behind;
+          }
+        }
         return {verdict_kind::wait, i};
     }
   }
@@ -378,6 +388,9 @@ struct chained_token_credential::impl : std::enable_shared_from_this<impl> {
 
   asio::awaitable<access_token> walk_chain(token_request req) {
     auto walk = std::make_shared<walk_state>(strand, sources.size());
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+      walk->slots[i].presence_unknown = sources[i].presence_unknown;
+    }
     const bool any_costly =
         std::any_of(sources.begin(), sources.end(), [](auto& s) { return s.costly; });
     if (concurrent() && any_costly) {
@@ -398,6 +411,7 @@ struct chained_token_credential::impl : std::enable_shared_from_this<impl> {
         throw std::system_error(asio::error::operation_aborted, options.name + " was cancelled");
       }
     }
+    if (outcome.kind == verdict_kind::success) pass_over_silent_sources(*walk, outcome.index);
     finish(*walk);
     record(*walk, outcome);
     switch (outcome.kind) {
@@ -409,6 +423,29 @@ struct chained_token_credential::impl : std::enable_shared_from_this<impl> {
       default:
         throw unavailable_error(*walk);
     }
+  }
+
+  // Sources ahead of the winner that never answered: taken as absent (and cancelled).
+  void pass_over_silent_sources(walk_state& walk, std::size_t winner_index) {
+    const auto now = steady::now();
+    for (std::size_t i = 0; i < winner_index; ++i) {
+      auto& slot = walk.slots[i];
+      if (slot.status != source_status::running) continue;
+      slot.passed_over = true;
+      slot.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - slot.started);
+      keyless::detail::log(log_level::verbose,
+                           "{}: {} had not answered after {} ms; taken as absent", options.name,
+                           sources[i].credential->name(), slot.elapsed.count());
+    }
+  }
+
+  std::string passed_over_reason(const walk_state& walk, std::size_t index) const {
+    const auto verdict = decide(walk);
+    const auto winner = verdict.kind == verdict_kind::success
+                            ? std::string(sources[verdict.index].credential->name())
+                            : std::string("a source behind it");
+    return fmt::format("no answer after {} ms; taken as absent once {} had a token",
+                       walk.slots[index].elapsed.count(), winner);
   }
 
   // Ends the walk: losers are cancelled (subprocesses killed, sockets closed).
@@ -428,7 +465,10 @@ struct chained_token_credential::impl : std::enable_shared_from_this<impl> {
       source_attempt a;
       a.source = std::string(sources[i].credential->name());
       a.elapsed = slot.elapsed;
-      if (slot.failure) {
+      if (slot.passed_over) {
+        a.code = errc::credential_unavailable;
+        a.message = passed_over_reason(walk, i);
+      } else if (slot.failure) {
         a.code = code_of(slot.failure);
         a.message = describe(slot.failure);
       } else if (slot.status == source_status::succeeded) {
@@ -455,6 +495,11 @@ struct chained_token_credential::impl : std::enable_shared_from_this<impl> {
     std::string lines;
     for (std::size_t i = 0; i < walk.slots.size(); ++i) {
       const auto& slot = walk.slots[i];
+      if (slot.passed_over) {
+        lines +=
+            fmt::format("\n  {}: {}", sources[i].credential->name(), passed_over_reason(walk, i));
+        continue;
+      }
       const bool ran = slot.status != source_status::not_started;
       lines += fmt::format("\n  {}: {}", sources[i].credential->name(), status_word(slot.status));
       if (ran) lines += fmt::format(" after {} ms", slot.elapsed.count());

@@ -68,7 +68,12 @@ std::shared_ptr<chained_token_credential> default_azure_credential(
     m.probe_timeout = options.managed_identity_probe_timeout;
     m.http = options.http;
     m.clock = options.clock;
-    sources.push_back({std::make_shared<managed_identity_credential>(executor, std::move(m))});
+    // A probed endpoint may be missing or black-holed (some VPNs and proxies accept
+    // connections to 169.254.169.254 and never answer): a CLI token found meanwhile is
+    // not held back until the probe times out.
+    const bool probing = m.probe;
+    sources.push_back({std::make_shared<managed_identity_credential>(executor, std::move(m)),
+                       /*costly=*/false, /*presence_unknown=*/probing});
   }
   if (selection.azure_cli && !options.exclude_azure_cli_credential) {
     azure_cli_credential_options c;

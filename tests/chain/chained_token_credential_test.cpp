@@ -486,4 +486,58 @@ BOOST_AUTO_TEST_CASE(callers_on_many_threads_share_one_walk_and_may_leave_it) {
   BOOST_TEST(aborted.load() == 0);  // a caller that left is not completed twice
 }
 
+BOOST_AUTO_TEST_CASE(a_silent_source_of_unknown_presence_does_not_hold_back_a_token_behind_it) {
+  auto imds = source("IMDS", outcome::succeed, /*held=*/true);  // black-holed
+  auto cli = source("CLI", outcome::succeed, /*held=*/true);
+  chain_source probe{imds};
+  probe.presence_unknown = true;
+  chained_token_credential chain(io.get_executor(), {probe, {cli}}, concurrent());
+  auto r = start(chain);
+  run_until_idle(io);
+  BOOST_TEST(!r->done);
+  cli->release(outcome::succeed);
+  run_until_idle(io);
+  BOOST_REQUIRE(r->token);
+  BOOST_TEST(r->token->token() == "token-from-CLI");
+  BOOST_TEST(imds->cancellations == 1);
+  auto report = chain.last_report();
+  BOOST_TEST(*report.winner == "CLI");
+  BOOST_TEST((report.attempts[0].code == errc::credential_unavailable));
+  BOOST_TEST(report.attempts[0].message.find("taken as absent once CLI had a token") !=
+             std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_source_of_unknown_presence_that_answers_first_keeps_its_priority) {
+  auto imds = source("IMDS", outcome::succeed, /*held=*/true);
+  auto cli = source("CLI", outcome::succeed, /*held=*/true);
+  chain_source probe{imds};
+  probe.presence_unknown = true;
+  chained_token_credential chain(io.get_executor(), {probe, {cli}}, concurrent());
+  auto r = start(chain);
+  run_until_idle(io);
+  imds->release(outcome::succeed);
+  run_until_idle(io);
+  BOOST_REQUIRE(r->token);
+  BOOST_TEST(r->token->token() == "token-from-IMDS");
+  BOOST_TEST(cli->cancellations == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_refusal_behind_a_silent_source_of_unknown_presence_waits_for_it) {
+  // Only a token is taken over a silent source: a refusal behind it could be the
+  // wrong identity's, so the chain still waits for the source ahead.
+  auto imds = source("IMDS", outcome::succeed, /*held=*/true);
+  auto cli = source("CLI", outcome::fail);
+  chain_source probe{imds};
+  probe.presence_unknown = true;
+  chained_token_credential chain(io.get_executor(), {probe, {cli}}, concurrent());
+  auto r = start(chain);
+  run_until_idle(io);
+  BOOST_TEST(cli->calls == 1);
+  BOOST_TEST(!r->done);
+  imds->release(outcome::succeed);
+  run_until_idle(io);
+  BOOST_REQUIRE(r->token);
+  BOOST_TEST(r->token->token() == "token-from-IMDS");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -18,6 +18,12 @@ struct chain_source {
   /// starts only after `chain_options::hedge_delay`, unless every source ahead of it
   /// has already failed.
   bool costly = false;
+  /// Whether it exists at all is learned only from its answer (the managed identity
+  /// endpoint, which on a laptop may be missing or black-holed). In concurrent mode,
+  /// once a source behind it has a token and it has still not answered, it is taken
+  /// as absent and cancelled instead of holding the token back until its timeout.
+  /// An answer (token or refusal) that arrives first still counts with full priority.
+  bool presence_unknown = false;
 };
 
 struct chain_options {
@@ -52,7 +58,8 @@ struct chain_report {
 /// (for example a configured service principal whose secret is refused) stops the
 /// chain and is reported: keyless never silently falls through to another identity.
 /// In concurrent mode all sources run at once, but a lower-priority success is held
-/// until every source ahead of it is unavailable; losers are cancelled.
+/// until every source ahead of it is unavailable (or, for a source marked
+/// presence_unknown, still silent); losers are cancelled.
 ///
 /// Concurrent callers asking for the same request (scopes, tenant, claims, CAE) while
 /// no winner is remembered share one walk of the chain, so a burst of first calls
