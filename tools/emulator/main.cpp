@@ -3,6 +3,8 @@
 
 #include <openssl/rand.h>
 #include <openssl/x509.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -52,6 +54,14 @@ constexpr std::string_view impossible_audience = "https://keyless-emulator.inval
 
 // How long a throttled request is asked to wait: long enough to see, short enough for a demo.
 constexpr std::string_view throttle_retry_after_ms = "1000";
+
+void set_stop_signals_blocked(bool blocked) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  ::pthread_sigmask(blocked ? SIG_BLOCK : SIG_UNBLOCK, &set, nullptr);
+}
 
 std::string random_hex(std::size_t bytes) {
   std::vector<unsigned char> raw(bytes);
@@ -259,6 +269,9 @@ int run(const emulator_options& options) {
 
     // Stop everything on SIGINT / SIGTERM; run() then returns because no work is left.
     asio::signal_set signals(io, SIGINT, SIGTERM);
+    // Signals were blocked since main() began; one that came meanwhile is delivered now, to
+    // asio, and stops the emulator cleanly once it runs.
+    set_stop_signals_blocked(false);
     asio::steady_timer role_timer(io);
     bool stopping = false;
     signals.async_wait([&](std::error_code error, int signal_number) {
@@ -338,6 +351,9 @@ int run(const emulator_options& options) {
 int main(int argc, char** argv) {
   // A reader of our stdout that went away must not kill us before we clean up.
   std::signal(SIGPIPE, SIG_IGN);
+  // Until the signal_set is in place, SIGINT / SIGTERM wait instead of killing us with our
+  // directory half written.
+  set_stop_signals_blocked(true);
   const std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
   emulator_options options;
   try {
