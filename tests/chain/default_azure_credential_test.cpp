@@ -62,6 +62,15 @@ struct dac_fixture {
 
   bool cli_ran() const { return std::filesystem::exists(record.path / "argv"); }
 
+  // How many times the fake az was started (the fake logs each start's first argument:
+  // "account" for az, "auth" for azd).
+  int az_starts() const {
+    std::ifstream in(record.path / "starts");
+    int starts = 0;
+    for (std::string line; std::getline(in, line);) starts += line == "account" ? 1 : 0;
+    return starts;
+  }
+
   keyless::identity::access_token get(keyless::identity::token_credential& credential) {
     token_request req;
     req.scopes.push_back("https://cognitiveservices.azure.com/.default");
@@ -86,6 +95,7 @@ BOOST_AUTO_TEST_CASE(on_a_laptop_the_azure_cli_answers_after_the_others_are_unav
   auto chain = default_azure_credential(io.get_executor(), laptop());
   auto token = get(*chain);
   BOOST_TEST(token.token() == "cli-token");
+  BOOST_TEST(az_starts() == 1);
   auto report = chain->last_report();
   BOOST_REQUIRE(report.winner);
   BOOST_TEST(*report.winner == "AzureCliCredential");
@@ -111,8 +121,73 @@ BOOST_AUTO_TEST_CASE(when_managed_identity_answers_az_is_never_started) {
   auto chain = default_azure_credential(io.get_executor(), options);
   BOOST_TEST(get(*chain).token() == "mi-token");
   BOOST_TEST(*chain->last_report().winner == "ManagedIdentityCredential");
+  chain->forget_winner();  // a second full walk: az still stays unstarted
+  BOOST_TEST(get(*chain).token() == "mi-token");
   keyless::testing::run_until_idle(io);
+  BOOST_TEST(imds.requests_seen() >= 1u);
+  BOOST_TEST(az_starts() == 0);
   BOOST_TEST(!cli_ran());
+}
+
+BOOST_AUTO_TEST_CASE(a_black_holed_managed_identity_does_not_hold_back_the_cli_token) {
+  // The endpoint accepts the connection and never answers; its timeout is 10 s, so
+  // a token in well under that came from the CLI without waiting for it.
+  keyless::testing::loopback_server imds(io.get_executor());
+  imds.set_handler(
+      [](keyless::testing::recorded_request,
+         keyless::testing::responder& r) -> asio::awaitable<void> { co_await r.stall(); });
+  auto options = laptop();
+  (*options.environment)["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = imds.url("");
+  options.managed_identity_probe_timeout = 10s;
+  options.http.request_timeout = 10s;
+  options.http.idle_timeout = 10s;
+  options.cli_environment.emplace_back("FAKE_CLI_DELAY_MS", "300");
+  auto chain = default_azure_credential(io.get_executor(), options);
+  const auto started = std::chrono::steady_clock::now();
+  const auto token = get(*chain);
+  const auto took = std::chrono::steady_clock::now() - started;
+  BOOST_TEST(token.token() == "cli-token");
+  BOOST_TEST(imds.connections_accepted() >= 1u);  // black-holed, not refused
+  BOOST_TEST(az_starts() == 1);
+  // At least the CLI's 300 ms; about 300 ms + the 200 ms hedge + a process spawn,
+  // with a wide margin for loaded CI machines, and far from the 10 s timeout.
+  BOOST_TEST(took >= 300ms);
+  BOOST_TEST(
+      took < 4s,
+      "took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  auto report = chain->last_report();
+  BOOST_REQUIRE(report.winner);
+  BOOST_TEST(*report.winner == "AzureCliCredential");
+  BOOST_REQUIRE(report.attempts.size() == 5u);
+  BOOST_TEST(report.attempts[2].source == "ManagedIdentityCredential");
+  BOOST_TEST(report.attempts[2].message.find("taken as absent") != std::string::npos);
+  // The loser was cancelled: its connection to the endpoint is closed.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (imds.open_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+    io.run_one_for(50ms);
+  }
+  io.restart();
+  BOOST_TEST(imds.open_connections() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_first_callers_start_az_once) {
+  auto options = laptop();
+  options.cli_environment.emplace_back("FAKE_CLI_DELAY_MS", "100");
+  auto chain = default_azure_credential(io.get_executor(), options);
+  constexpr int callers = 4;
+  int tokens = 0;
+  for (int i = 0; i < callers; ++i) {
+    token_request req;
+    req.scopes.push_back("https://cognitiveservices.azure.com/.default");
+    chain->async_get_token(req, [&tokens](std::exception_ptr e, keyless::identity::access_token t) {
+      if (!e && t.token() == "cli-token") ++tokens;
+    });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (tokens < callers && std::chrono::steady_clock::now() < deadline) io.run_one_for(50ms);
+  io.restart();
+  BOOST_TEST(tokens == callers);
+  BOOST_TEST(az_starts() == 1);
 }
 
 BOOST_AUTO_TEST_CASE(a_refused_service_principal_stops_the_chain_instead_of_falling_back) {
