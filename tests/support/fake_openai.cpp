@@ -142,6 +142,11 @@ struct fake_openai::state {
   std::uint64_t sequence = 0;
   std::vector<std::string> authorizations;
   std::vector<std::string> keys;
+  // The last bearer token whose claims were read: Azure validates a token once and caches
+  // the result, and so does the fake, so that a benchmark's keyless requests cost the server
+  // about what api-key requests do (a string compare) and measure the client, not JWT decoding.
+  std::string checked_token;
+  std::optional<keyless::identity::token_claims> checked_claims;
 
   // What to do with one request, decided under the lock; the I/O happens outside it.
   struct plan {
@@ -213,11 +218,15 @@ fake_openai::state::plan fake_openai::state::decide(const recorded_request& requ
         !keyless::testing::iequals(value.substr(0, 7), "Bearer ")) {
       return refuse(401, audience_body);
     }
-    const std::string token(value.substr(7));
+    const std::string_view token = value.substr(7);
     if (std::find(revoked.begin(), revoked.end(), token) != revoked.end()) {
       return refuse(401, audience_body);
     }
-    auto claims = keyless::identity::read_token_claims(token);
+    if (!checked_claims || token != checked_token) {
+      checked_claims = keyless::identity::read_token_claims(token);
+      checked_token.assign(token);
+    }
+    const auto& claims = checked_claims;
     if (!claims) return refuse(401, audience_body);
     if (!options.audiences.empty() && std::find(options.audiences.begin(), options.audiences.end(),
                                                 claims->audience) == options.audiences.end()) {
