@@ -53,9 +53,14 @@ std::string temporary_root() {
   return tmp && *tmp ? tmp : "/tmp";
 }
 
-// What the emulator inherits: nothing from the test runner but a PATH and a TMPDIR.
+// What the emulator inherits: a PATH and a TMPDIR, plus the sanitizer settings meson gives
+// tests, so that a sanitizer build checks the emulator process as strictly as the suite.
 std::vector<std::string> emulator_environment() {
-  return {"PATH=/usr/bin:/bin", "TMPDIR=" + temporary_root()};
+  std::vector<std::string> env{"PATH=/usr/bin:/bin", "TMPDIR=" + temporary_root()};
+  for (const char* name : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "MSAN_OPTIONS"}) {
+    if (const char* value = std::getenv(name)) env.push_back(std::string(name) + "=" + value);
+  }
+  return env;
 }
 
 std::string read_file(const std::filesystem::path& path) {
