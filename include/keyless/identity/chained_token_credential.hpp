@@ -33,10 +33,12 @@ struct chain_options {
   };
   mode run_mode = mode::sequential;
   /// How long costly sources wait for the sources ahead of them. On a laptop without
-  /// managed identity the sources ahead fail within milliseconds (env/workload are
-  /// local checks; the IMDS probe is refused at once or times out after its own short
-  /// timeout), so the CLI starts early; on an Azure VM IMDS answers in a few ms, well
-  /// inside this delay, so az is never spawned.
+  /// managed identity the sources ahead usually fail within milliseconds (env/workload
+  /// are local checks; the IMDS connection is refused), so the CLI starts at once; where
+  /// the endpoint is black-holed, the CLI starts after this delay instead of after the
+  /// probe's timeout; where managed identity answers inside the delay, az is never
+  /// spawned. See default_azure_credential_options::hedge_delay for the measurement
+  /// behind the 200 ms default.
   std::chrono::milliseconds hedge_delay{200};
   /// Later calls go straight to the source that succeeded first.
   bool remember_winner = true;

@@ -38,6 +38,12 @@ struct default_azure_credential_options {
   /// Concurrent by default: sources run together and the highest-priority success wins.
   chain_options::mode run_mode = chain_options::mode::concurrent;
   /// How long `az`/`azd` wait for the sources ahead of them (see chain_options).
+  /// 200 ms, from bench_chain_cold_start (docs/BENCHMARKS.md): an answering managed
+  /// identity endpoint (on loopback) returns its token in under 1 ms, while starting the
+  /// real `az` costs about 1.3 s and 57 MB of Python even when it only reports "not
+  /// logged in". So an endpoint that answers beats the delay by a wide margin and az is
+  /// not spawned on Azure, while where the endpoint is black-holed the delay adds about a
+  /// sixth to az's own time. Where the endpoint refuses at once, az starts at once.
   std::chrono::milliseconds hedge_delay{std::chrono::milliseconds(200)};
   /// Remember the first source that succeeds and use it directly afterwards.
   bool remember_winner = true;
