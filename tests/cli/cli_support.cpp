@@ -1,0 +1,256 @@
+#include "cli_support.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+
+#include <asio/ip/tcp.hpp>
+
+#include "test_pki.hpp"
+
+namespace keyless::cli_test {
+
+std::string keyless_path() {
+  const char* path = std::getenv("KEYLESS_EXE");
+  if (path == nullptr || *path == '\0') {
+    throw std::runtime_error("KEYLESS_EXE is not set: run the suite through meson test");
+  }
+  return path;
+}
+
+namespace {
+
+struct pipe_pair {
+  int read = -1;
+  int write = -1;
+  pipe_pair() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+    read = fds[0];
+    write = fds[1];
+  }
+  ~pipe_pair() {
+    if (read >= 0) ::close(read);
+    if (write >= 0) ::close(write);
+  }
+  void close_write() {
+    ::close(write);
+    write = -1;
+  }
+};
+
+struct spawn_actions {
+  posix_spawn_file_actions_t actions;
+  spawn_actions() { posix_spawn_file_actions_init(&actions); }
+  ~spawn_actions() { posix_spawn_file_actions_destroy(&actions); }
+};
+
+int status_of(int wait_status) {
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+  return -1;
+}
+
+}  // namespace
+
+program_result run_program(const std::string& program, const std::vector<std::string>& args,
+                           const environment& env, std::chrono::milliseconds limit) {
+  pipe_pair out;
+  pipe_pair err;
+  spawn_actions file_actions;
+  posix_spawn_file_actions_addopen(&file_actions.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&file_actions.actions, out.write, STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&file_actions.actions, err.write, STDERR_FILENO);
+
+  std::vector<std::string> argv_text{program};
+  argv_text.insert(argv_text.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_text) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_text;
+  for (const auto& [name, value] : env) env_text.push_back(name + "=" + value);
+  std::vector<char*> envp;
+  for (auto& e : env_text) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  pid_t pid = 0;
+  const int rc = ::posix_spawn(&pid, program.c_str(), &file_actions.actions, nullptr, argv.data(),
+                               envp.data());
+  if (rc != 0) throw std::runtime_error("posix_spawn " + program + ": " + std::strerror(rc));
+  out.close_write();
+  err.close_write();
+
+  program_result result;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  bool out_open = true;
+  bool err_open = true;
+  while (out_open || err_open) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      result.timed_out = true;
+      ::kill(pid, SIGKILL);
+      break;
+    }
+    pollfd fds[2] = {{out_open ? out.read : -1, POLLIN, 0}, {err_open ? err.read : -1, POLLIN, 0}};
+    const int ready = ::poll(fds, 2, static_cast<int>(left.count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) throw std::runtime_error("poll failed");
+    char buffer[4096];
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      const auto n = ::read(fds[i].fd, buffer, sizeof buffer);
+      if (n > 0) {
+        (i == 0 ? result.out : result.err).append(buffer, static_cast<std::size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        (i == 0 ? out_open : err_open) = false;
+      }
+    }
+  }
+  int wait_status = 0;
+  while (::waitpid(pid, &wait_status, 0) < 0 && errno == EINTR) {
+  }
+  result.exit_code = status_of(wait_status);
+  return result;
+}
+
+program_result run_keyless(const std::vector<std::string>& args, const environment& env,
+                           std::chrono::milliseconds limit) {
+  return run_program(keyless_path(), args, env, limit);
+}
+
+temp_dir::temp_dir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string pattern = std::string(base && *base ? base : "/tmp") + "/keyless-cli-test-XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+}
+
+temp_dir::~temp_dir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+std::string temp_dir::write(const std::string& name, const std::string& content) const {
+  const auto file = (path_ / name).string();
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out << content;
+  if (!out) throw std::runtime_error("cannot write " + file);
+  return file;
+}
+
+std::uint16_t closed_port() {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  return acceptor.local_endpoint().port();
+}
+
+world::world(testing::fake_openai_options openai) : work_(io_.get_executor()) {
+  ca_file_ = dir_.write("ca.pem", testing::test_pki::shared().ca_certificate_pem());
+  token_file_ = dir_.write("federated-token", std::string(federated_token) + "\n");
+  std::filesystem::create_directories(dir_.path() / "bin");
+  std::filesystem::create_directories(dir_.path() / "home");
+
+  entra_ = std::make_unique<testing::fake_entra>(io_.get_executor());
+  testing::fake_app sp;
+  sp.client_id = sp_client_id;
+  sp.object_id = sp_object_id;
+  sp.secret = std::string(sp_secret);
+  entra_->add_app(std::move(sp));
+  testing::fake_app wi;
+  wi.client_id = wi_client_id;
+  wi.object_id = wi_object_id;
+  wi.federated_token = std::string(federated_token);
+  entra_->add_app(std::move(wi));
+
+  testing::fake_managed_identity_options mi;
+  mi.kind = testing::fake_mi_kind::imds;
+  mi.tenant_id = tenant_id;
+  // The service principal's client id doubles as a user-assigned identity, so AZURE_CLIENT_ID
+  // of service_principal() selects it when managed identity is used.
+  mi.user_assigned.push_back({std::string(sp_client_id), std::string(ua_object_id), ""});
+  imds_ = std::make_unique<testing::fake_managed_identity>(io_.get_executor(), std::move(mi));
+  openai_ = std::make_unique<testing::fake_openai>(io_.get_executor(), std::move(openai));
+  refused_port_ = closed_port();
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+world::~world() {
+  // Servers stop on their own executor; then nothing keeps run() going.
+  asio::post(io_, [this] {
+    entra_->server().stop();
+    imds_->server().stop();
+    openai_->server().stop();
+  });
+  work_.reset();
+  thread_.join();
+}
+
+environment world::base() const {
+  return {
+      {"PATH", (dir_.path() / "bin").string()},
+      {"HOME", (dir_.path() / "home").string()},
+      {"TZ", "UTC"},
+      {"SSL_CERT_FILE", ca_file_},
+      {"AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:" + std::to_string(refused_port_)},
+  };
+}
+
+environment world::service_principal() const {
+  auto env = base();
+  env["AZURE_AUTHORITY_HOST"] = entra_->authority();
+  env["AZURE_TENANT_ID"] = tenant_id;
+  env["AZURE_CLIENT_ID"] = sp_client_id;
+  env["AZURE_CLIENT_SECRET"] = sp_secret;
+  return env;
+}
+
+environment world::workload_identity() const {
+  auto env = base();
+  env["AZURE_AUTHORITY_HOST"] = entra_->authority();
+  env["AZURE_TENANT_ID"] = tenant_id;
+  env["AZURE_CLIENT_ID"] = wi_client_id;
+  env["AZURE_FEDERATED_TOKEN_FILE"] = token_file_;
+  return env;
+}
+
+environment world::managed_identity() const {
+  auto env = base();
+  env["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = imds_->host();
+  return env;
+}
+
+environment world::fake_cli() const {
+  auto env = base();
+  // The fake is a shell script: it needs the usual tools after our fakes.
+  env["PATH"] = std::string(KEYLESS_FAKES_DIR) + ":/usr/bin:/bin";
+  return env;
+}
+
+environment world::with_openai(environment env) const {
+  env["AZURE_OPENAI_ENDPOINT"] = openai_->endpoint();
+  env["AZURE_OPENAI_DEPLOYMENT"] = "gpt-4o-mini";
+  return env;
+}
+
+std::string make_token(std::string_view audience, std::string_view object_id) {
+  testing::fake_token_claims claims;
+  claims.tenant_id = tenant_id;
+  claims.object_id = object_id;
+  claims.audience = audience;
+  claims.app_id = sp_client_id;
+  claims.issued_at = std::chrono::system_clock::now();
+  claims.expires_on = claims.issued_at + std::chrono::hours(1);
+  return testing::make_fake_access_token(claims);
+}
+
+}  // namespace keyless::cli_test
