@@ -403,9 +403,13 @@ struct chained_token_credential::impl : std::enable_shared_from_this<impl> {
       if (outcome.kind != verdict_kind::wait) break;
       // A source can finish inline while being started; then the next one may start now.
       if (walk->slots[outcome.index].status == source_status::not_started) continue;
-      walk->wakeup.expires_at(steady::time_point::max());
-      co_await walk->wakeup.async_wait(net::as_tuple(asio::use_awaitable));
+      // Checked before waiting too: a cancellation that came while the walk was
+      // starting sources has no wait to interrupt.
       auto state = co_await asio::this_coro::cancellation_state;
+      if (state.cancelled() == asio::cancellation_type::none) {
+        walk->wakeup.expires_at(steady::time_point::max());
+        co_await walk->wakeup.async_wait(net::as_tuple(asio::use_awaitable));
+      }
       if (state.cancelled() != asio::cancellation_type::none) {
         finish(*walk);
         throw std::system_error(asio::error::operation_aborted, options.name + " was cancelled");
