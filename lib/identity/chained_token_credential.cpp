@@ -179,7 +179,7 @@ struct shared_walk;
 // caller has been completed (by the walk or by its own cancellation).
 struct membership {
   std::unique_ptr<chain_waiter> waiter;
-  std::shared_ptr<shared_walk> walk;
+  std::weak_ptr<shared_walk> walk;  // weak: the walk owns its members
 };
 
 // A walk that concurrent callers with the same request share.
@@ -265,7 +265,7 @@ struct chained_token_credential::impl : std::enable_shared_from_this<impl> {
   void leave(membership& member) {
     if (!member.waiter) return;  // the walk completed it first
     auto waiter = std::move(member.waiter);
-    if (auto walk = member.walk; walk && !walk->done && --walk->waiting == 0) {
+    if (auto walk = member.walk.lock(); walk && !walk->done && --walk->waiting == 0) {
       forget(*walk);  // a caller arriving now starts afresh
       walk->cancel.emit(asio::cancellation_type::terminal);
     }
