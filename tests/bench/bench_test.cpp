@@ -315,6 +315,41 @@ BOOST_FIXTURE_TEST_CASE(ctrl_c_stops_the_run_and_still_reports_what_ran, bench_f
   BOOST_TEST(openai.requests() == requests + probe_requests(report));
 }
 
+BOOST_FIXTURE_TEST_CASE(errors_during_the_run_are_counted_by_status_and_kind_not_retried,
+                        bench_fixture) {
+  using fault = testing::openai_fault;
+  // The probe gets a plain completion; the first five requests of the run fail.
+  fault ok = fault::of(fault::kind::scripted);
+  ok.response = testing::scripted_response::json(
+      200, R"({"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,)"
+           R"("message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]})");
+  openai.enqueue(ok);
+  openai.enqueue(fault::of(fault::kind::server_error), 3);
+  openai.enqueue(fault::rate_limited_ms("10"), 2);
+
+  const auto r = run({"--mode", "api-key", "--requests", "10", "--output", "json"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, describe(r));
+  json_report report(r.out);
+  BOOST_TEST(report.count("/results/api_key/requests") == 10u);
+  BOOST_TEST(report.count("/results/api_key/succeeded") == 5u);
+  BOOST_TEST(report.count("/results/api_key/failed") == 5u);
+  BOOST_TEST(report.count("/results/api_key/retries") == 0u);
+  BOOST_TEST(report.count("/results/api_key/errors_by_status/500") == 3u);
+  BOOST_TEST(report.count("/results/api_key/errors_by_status/429") == 2u);
+  BOOST_TEST(report.count("/results/api_key/errors_by_kind/http_status") == 5u);
+  BOOST_TEST(openai.requests() == 11u);
+  BOOST_TEST(openai.requests() == measured_requests(report) + probe_requests(report));
+
+  // The text report lists them too, with one message per kind.
+  openai.enqueue(ok);
+  openai.enqueue(fault::of(fault::kind::server_error));
+  const auto text = run({"--mode", "api-key", "--requests", "2"});
+  BOOST_REQUIRE_MESSAGE(text.exit_code == 0, describe(text));
+  BOOST_TEST_MESSAGE(text.out);
+  BOOST_TEST(contains(text.out, "api-key errors by status: 500 x1"), text.out);
+  BOOST_TEST(contains(text.out, "http_status x1: "), text.out);
+}
+
 BOOST_FIXTURE_TEST_CASE(a_wrong_key_fails_the_probe_with_401_before_the_run, bench_fixture) {
   auto env = environment();
   env.push_back("WRONG_KEY=not-the-resource-key-42");

@@ -114,7 +114,7 @@ struct round_control {
 // cost is a static split of the requests in flight across threads, fine for a load that is
 // the same request over and over.
 struct lane {
-  asio::io_context io{1};  // one thread runs it: Asio may skip some locking
+  asio::io_context io{1};  // run by one thread: the hint enables Asio's single-thread paths
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   std::optional<openai::chat_client> api_key_client;
   std::optional<openai::chat_client> keyless_client;
