@@ -88,7 +88,7 @@ std::string no_identity_advice(const identity::chain_report& report) {
       "    and AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH for a PEM certificate).\n";
   if (!on_path("az")) {
     text += fmt::format(
-        "\n{}az is not on PATH, so the host's `az login` cannot be used here. Instead:\n"
+        "\n{}az is not on PATH, so the host's `az login` cannot be used here.\nInstead:\n"
         "  - pass a service principal: docker run -e AZURE_TENANT_ID -e AZURE_CLIENT_ID\n"
         "    -e AZURE_CLIENT_SECRET ... (or mount its certificate and set\n"
         "    AZURE_CLIENT_CERTIFICATE_PATH);\n"
@@ -108,7 +108,7 @@ audience_check check_audience(std::string_view endpoint, std::string_view scope,
   const auto host = openai::host_of(endpoint);
   const auto expected_audience = audience_of_scope(expected.scope);
   const std::string have = audience.empty() ? audience_of_scope(scope) : std::string(audience);
-  const char* what = audience.empty() ? "The requested scope's audience" : "The token's audience";
+  const char* what = audience.empty() ? "the requested scope's audience" : "token audience";
   audience_check out;
   if (expected.guessed) {
     // scope_fits_host cannot judge unknown hosts; compare with the public-cloud guess.
@@ -151,9 +151,9 @@ std::string explain_request_failure(const inspection& failure, const openai_targ
       object_id.empty() ? "<object id of the identity>" : std::string(object_id);
   if (permission) {
     text += fmt::format(
-        "\nWhy: the token was accepted, but the identity (object id {}) has no data-plane role\n"
-        "on this resource. Owner or Contributor are not enough: they manage the resource but\n"
-        "cannot call the model.\n"
+        "\nWhy: the token was accepted, but the identity (object id {})\n"
+        "has no data-plane role on this resource. Owner or Contributor are not enough: they\n"
+        "manage the resource but cannot call the model.\n"
         "Fix: assign the \"{}\" role on the resource:\n"
         "  az role assignment create --assignee {} --role \"{}\" \\\n"
         "    --scope /subscriptions/<subscription>/resourceGroups/<group>/providers/"

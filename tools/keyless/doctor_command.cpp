@@ -98,10 +98,13 @@ std::string source_line(const source_attempt& a, const std::optional<std::string
   } else {
     state = a.message;  // "not tried", "cancelled", ...
   }
-  auto line = fmt::format("  {:<28} {:<16} {:>6} ms", a.source, state, a.elapsed.count());
+  auto line = fmt::format("  {:<28} {:<16}", a.source, state);
+  if (state == "not tried" || state == "cancelled") {
+    line += " (a source ahead of it decided the chain)";
+  } else {
+    line += fmt::format(" {:>6} ms", a.elapsed.count());
+  }
   if (a.code) line += fmt::format("\n      {}", indent(a.message, "      "));
-  if (state == "not tried" || state == "cancelled")
-    line += "   (a source ahead of it decided the chain)";
   return line + "\n";
 }
 
@@ -167,9 +170,13 @@ int run_doctor(std::span<const std::string> arguments) {
   say("\n");
 
   if (outcome.failure) {
-    const auto failure = inspect(outcome.failure);
+    const auto failure = inspect_failure(outcome.failure);
     say("No identity: no source could get a token.\n");
-    say(fmt::format("  {}\n\n", indent(failure.message, "  ")));
+    // The listing above already says why each source failed; add only the verdict's fix.
+    if (!failure.details.hint.empty()) {
+      say(fmt::format("Most likely fix: {}\n", failure.details.hint));
+    }
+    say("\n");
     say(no_identity_advice(report));
     return 1;
   }
@@ -225,7 +232,7 @@ int run_doctor(std::span<const std::string> arguments) {
                     result.model.empty() ? "" : fmt::format(" (model {})", result.model)));
     return healthy ? 0 : 1;
   }
-  say(explain_request_failure(inspect(result.failure), target, scope,
+  say(explain_request_failure(inspect_failure(result.failure), target, scope,
                               claims ? claims->object_id : "", result.elapsed));
   return 1;
 }

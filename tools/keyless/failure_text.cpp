@@ -25,6 +25,17 @@ std::string describe_failure(std::string_view command, std::exception_ptr failur
   return text;
 }
 
+inspection inspect_failure(std::exception_ptr failure) {
+  auto out = inspect(failure);
+  try {
+    std::rethrow_exception(failure);
+  } catch (const keyless::error& e) {
+    out.message = e.message();
+  } catch (...) {
+  }
+  return out;
+}
+
 void print_failure(std::string_view command, std::exception_ptr failure) {
   const auto text = describe_failure(command, failure);
   std::fprintf(stderr, "%s\n", text.c_str());
