@@ -65,6 +65,11 @@ struct default_azure_credential_options {
 /// Azure Developer CLI — in that priority, filtered by AZURE_TOKEN_CREDENTIALS
 /// ("dev", "prod" or one credential's name) and the exclude options.
 ///
+/// Sources run concurrently (run_mode); az/azd start after hedge_delay unless every
+/// source ahead has already failed. The managed identity endpoint is probed: if it has
+/// not answered by the time a CLI has a token, it is taken as absent rather than waited
+/// for, so a black-holed endpoint costs the hedge delay, not a timeout.
+///
 /// Throws keyless::error(errc::invalid_argument) for an invalid AZURE_TOKEN_CREDENTIALS
 /// or when every source is excluded. The returned chain explains itself: its errors list
 /// every source with why and how long, and last_report() names the winner.
