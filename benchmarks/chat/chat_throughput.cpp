@@ -11,7 +11,9 @@
 // hits both alike. Prints one table per part and exits non-zero if any request failed or the
 // keyless runs fetched more than one token.
 //
-//   build/benchmarks/chat/bench_chat_throughput [requests_per_round=3000] [rounds=4]
+//   build/benchmarks/chat/bench_chat_throughput [requests_per_round=3000] [rounds=4] [parts=all]
+//
+// parts: "all", or any of "completions", "memory", "streaming" joined by commas.
 
 #include <pthread.h>
 #include <sys/resource.h>
@@ -56,6 +58,9 @@
 
 namespace {
 __attribute__((tls_model("initial-exec"))) thread_local std::int64_t thread_heap_bytes = 0;
+// Counting costs a malloc_usable_size per call, which the CPU figures must not include: it is
+// on only while memory is measured (a net delta needs no history from before).
+std::atomic<bool> heap_counting{false};
 }  // namespace
 
 #if KEYLESS_BENCH_HEAP_COUNTING
@@ -67,7 +72,8 @@ void* __libc_memalign(std::size_t, std::size_t);
 void __libc_free(void*);
 
 static void* counted(void* p) {
-  if (p) thread_heap_bytes += static_cast<std::int64_t>(malloc_usable_size(p));
+  if (p && heap_counting.load(std::memory_order_relaxed))
+    thread_heap_bytes += static_cast<std::int64_t>(malloc_usable_size(p));
   return p;
 }
 void* malloc(std::size_t n) {
@@ -77,13 +83,15 @@ void* calloc(std::size_t n, std::size_t size) {
   return counted(__libc_calloc(n, size));
 }
 void* realloc(void* p, std::size_t n) {
-  const auto old = p ? static_cast<std::int64_t>(malloc_usable_size(p)) : 0;
+  const bool on = heap_counting.load(std::memory_order_relaxed);
+  const auto old = p && on ? static_cast<std::int64_t>(malloc_usable_size(p)) : 0;
   void* q = __libc_realloc(p, n);
   if (q || n == 0) thread_heap_bytes -= old;
   return counted(q);
 }
 void free(void* p) {
-  if (p) thread_heap_bytes -= static_cast<std::int64_t>(malloc_usable_size(p));
+  if (p && heap_counting.load(std::memory_order_relaxed))
+    thread_heap_bytes -= static_cast<std::int64_t>(malloc_usable_size(p));
   __libc_free(p);
 }
 void* memalign(std::size_t alignment, std::size_t n) {
@@ -240,6 +248,7 @@ double heap_per_in_flight(asio::io_context& io, const kl::openai::chat_client& c
   kl::testing::run_sync(io, chat.complete(bench_request()), 30s);
   kl::testing::run_until_idle(io);
   const std::size_t before_requests = fake.requests();
+  heap_counting.store(true);
   const std::int64_t before = thread_heap_bytes;
   round_state s;
   std::vector<double> latencies;
@@ -266,6 +275,7 @@ double heap_per_in_flight(asio::io_context& io, const kl::openai::chat_client& c
   }
   kl::testing::run_until_idle(io);
   const std::int64_t during = thread_heap_bytes;
+  heap_counting.store(false);
   while (s.finished < n) io.run_one();
   if (s.failures > 0) std::fprintf(stderr, "memory run: %zu requests failed\n", s.failures);
   return static_cast<double>(during - before) / static_cast<double>(n);
@@ -327,6 +337,10 @@ std::size_t arg(int argc, char** argv, int i, std::size_t fallback) {
 int main(int argc, char** argv) {
   const std::size_t per_round = arg(argc, argv, 1, 3000);
   const std::size_t rounds = arg(argc, argv, 2, 4);
+  const std::string parts = argc > 3 ? argv[3] : "all";
+  auto part = [&parts](std::string_view name) {
+    return parts == "all" || parts.find(name) != std::string::npos;
+  };
   bool ok = true;
 
   asio::io_context server_io(1);
@@ -352,6 +366,7 @@ int main(int argc, char** argv) {
   std::printf("%-12s %-8s %10s %10s %10s %14s %14s %8s\n", "concurrency", "auth", "req/s", "p50_us",
               "p99_us", "client_cpu_us", "server_cpu_us", "ratio");
   for (int concurrency : {1, 64, 256}) {
+    if (!part("completions")) break;
     const std::size_t connections = static_cast<std::size_t>(std::min(concurrency, 64));
     auto ko = client_options(fake, connections);
     ko.auth = kl::openai::api_key{std::string(resource_key)};
@@ -393,14 +408,17 @@ int main(int argc, char** argv) {
     }
     kl::testing::run_until_idle(io);
   }
-  std::printf("token fetches by the keyless clients: %d\n\n", credential->fetches.load());
-  ok = ok && credential->fetches.load() == 3;  // one provider per concurrency row
+  if (part("completions")) {
+    std::printf("token fetches by the keyless clients: %d\n\n", credential->fetches.load());
+    ok = ok && credential->fetches.load() == 3;  // one provider per concurrency row
+  }
 
   // ---- memory per in-flight request ---------------------------------------------------------
 #if KEYLESS_BENCH_HEAP_COUNTING
   std::printf("# client heap per in-flight request (256 in flight; the fake answers after 1 s)\n");
   std::printf("%-12s %-8s %14s\n", "connections", "auth", "bytes/request");
   for (std::size_t connections : {std::size_t{64}, std::size_t{256}}) {
+    if (!part("memory")) break;
     for (bool keyless : {false, true}) {
       auto o = client_options(slow_fake, connections);
       if (keyless) {
@@ -420,7 +438,7 @@ int main(int argc, char** argv) {
 #endif
 
   // ---- streaming ----------------------------------------------------------------------------
-  {
+  if (part("streaming")) {
     auto ko = client_options(fake, 1);
     ko.auth = kl::openai::api_key{std::string(resource_key)};
     kl::openai::chat_client keyed(io.get_executor(), ko);
