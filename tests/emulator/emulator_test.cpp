@@ -40,12 +40,16 @@ using keyless::identity::environment_map;
 constexpr std::string_view cognitive_scope = "https://cognitiveservices.azure.com/.default";
 constexpr std::string_view emulated_reply = "The emulator answers this.";
 
-std::string emulator_path() {
-  const char* path = std::getenv("KEYLESS_EMULATOR");
+std::string program_path(const char* variable) {
+  const char* path = std::getenv(variable);
   if (path == nullptr || *path == '\0') {
-    throw std::runtime_error("KEYLESS_EMULATOR is not set (meson test sets it)");
+    throw std::runtime_error(std::string(variable) + " is not set (meson test sets it)");
   }
   return path;
+}
+
+std::string emulator_path() {
+  return program_path("KEYLESS_EMULATOR");
 }
 
 std::string temporary_root() {
@@ -87,7 +91,7 @@ struct running_emulator {
     BOOST_REQUIRE(at != std::string::npos);
     env_file = out.substr(at + prefix.size(), out.find('\n', at) - at - prefix.size());
     // A shell that had other credentials and a corporate proxy bypass list before.
-    const std::vector<std::string> shell_env{
+    shell_env = {
         "PATH=/usr/bin:/bin",
         "AZURE_CLIENT_SECRET=left-over-secret",
         "AZURE_CLIENT_ID=00000000-0000-0000-0000-00000000dead",
@@ -136,8 +140,19 @@ struct running_emulator {
     return keyless::openai::chat_client(io.get_executor(), o);
   }
 
+  // Runs `program` with `argument` from /bin/sh after sourcing the env file (and running
+  // `extra`, more shell commands, after that).
+  keyless::emulator_test::run_result run_from_shell(const std::string& program,
+                                                    const std::string& argument,
+                                                    const std::string& extra = ":") const {
+    return run_program({"/bin/sh", "-c", ". \"$1\" && " + extra + " && exec \"$2\" \"$3\"", "sh",
+                        env_file, program, argument},
+                       shell_env);
+  }
+
   std::unique_ptr<child_process> process;
   std::string env_file;
+  std::vector<std::string> shell_env;
   environment_map env;
 };
 
@@ -210,6 +225,25 @@ BOOST_AUTO_TEST_CASE(sourcing_the_env_file_in_sh_sets_the_app_service_identity_a
   struct stat info {};
   BOOST_REQUIRE(::stat(emu.env_file.c_str(), &info) == 0);
   BOOST_TEST((info.st_mode & 0777) == 0600u);
+}
+
+BOOST_AUTO_TEST_CASE(the_example_programs_work_from_a_shell_that_sourced_the_env_file) {
+  running_emulator emu({"--reply", std::string(emulated_reply)});
+  // Nothing but the sourced variables configures them: endpoint, managed identity, API key,
+  // and trust in the emulator's CA through SSL_CERT_FILE.
+  for (const char* program : {"KEYLESS_CHAT_KEYLESS", "KEYLESS_CHAT_API_KEY"}) {
+    BOOST_TEST_CONTEXT(program) {
+      const auto result = emu.run_from_shell(program_path(program), "Are you there?");
+      BOOST_TEST(result.exit_code == 0, result.err);
+      BOOST_TEST(result.out == std::string(emulated_reply) + "\n");
+    }
+  }
+  // Without SSL_CERT_FILE the emulator's certificate is not trusted: that variable is what
+  // made the difference.
+  const auto untrusted =
+      emu.run_from_shell(program_path("KEYLESS_CHAT_API_KEY"), "Hi", "unset SSL_CERT_FILE");
+  BOOST_TEST(untrusted.exit_code == 1);
+  BOOST_TEST(untrusted.err.find("certificate verify failed") != std::string::npos, untrusted.err);
 }
 
 BOOST_AUTO_TEST_CASE(the_default_chain_gets_a_managed_identity_token_and_a_chat_answer) {
