@@ -58,6 +58,7 @@ std::chrono::nanoseconds histogram::percentile(double percent) const noexcept {
   percent = std::clamp(percent, 0.0, 100.0);
   auto rank = static_cast<std::uint64_t>(std::ceil(percent / 100.0 * static_cast<double>(count_)));
   rank = std::clamp<std::uint64_t>(rank, 1, count_);
+  if (rank == count_) return max();  // the top record is known exactly
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < bucket_count; ++i) {
     seen += buckets_[i];

@@ -26,7 +26,7 @@ class histogram {
   std::chrono::nanoseconds mean() const noexcept;
   /// The value at `percent` (0-100]: the smallest recorded value v with at least percent % of
   /// the records <= v, to the bucket's resolution (the middle of the bucket, kept within
-  /// [min, max]). Zero when empty.
+  /// [min, max]); the exact max when that is the last record. Zero when empty.
   std::chrono::nanoseconds percentile(double percent) const noexcept;
 
  private:
