@@ -13,6 +13,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -62,6 +63,9 @@ void set_stop_signals_blocked(bool blocked) {
   sigaddset(&set, SIGTERM);
   ::pthread_sigmask(blocked ? SIG_BLOCK : SIG_UNBLOCK, &set, nullptr);
 }
+
+// How long request records are kept (see forget_records in run()).
+constexpr auto record_lifetime = std::chrono::seconds(5);
 
 std::string random_hex(std::size_t bytes) {
   std::vector<unsigned char> raw(bytes);
@@ -156,6 +160,8 @@ int run(const emulator_options& options) {
     if (!options.reply.empty()) openai_options.reply = options.reply;
     if (pit.wrong_audience) openai_options.audiences = {std::string(impossible_audience)};
     if (pit.missing_role) openai_options.authorized_object_ids = std::vector<std::string>{};
+    // A long-running emulator (a benchmark against it) must not keep every key and token.
+    openai_options.record_credentials = false;
     fake_openai openai(io.get_executor(), openai_options);
     if (pit.throttle) {
       openai.enqueue(openai_fault::rate_limited_ms(std::string(throttle_retry_after_ms)),
@@ -273,6 +279,7 @@ int run(const emulator_options& options) {
     // asio, and stops the emulator cleanly once it runs.
     set_stop_signals_blocked(false);
     asio::steady_timer role_timer(io);
+    asio::steady_timer forget_timer(io);
     bool stopping = false;
     signals.async_wait([&](std::error_code error, int signal_number) {
       if (error) return;
@@ -280,6 +287,7 @@ int run(const emulator_options& options) {
       std::fprintf(stderr, "keyless-emulator: %s, stopping\n",
                    signal_number == SIGINT ? "SIGINT" : "SIGTERM");
       role_timer.cancel();
+      forget_timer.cancel();
       if (openai_forward) openai_forward->stop();
       if (identity_forward) identity_forward->stop();
       if (entra_forward) entra_forward->stop();
@@ -287,6 +295,19 @@ int run(const emulator_options& options) {
       identity.server().stop();
       entra.server().stop();
     });
+    // The servers record every request for tests to inspect; here nobody reads the records,
+    // so they are dropped now and then, keeping memory flat and secrets out of it.
+    std::function<void()> forget_records = [&] {
+      forget_timer.expires_after(record_lifetime);
+      forget_timer.async_wait([&](std::error_code error) {
+        if (error || stopping) return;
+        openai.server().clear_requests();
+        identity.server().clear_requests();
+        entra.server().clear_requests();
+        forget_records();
+      });
+    };
+    forget_records();
     if (pit.missing_role) {
       role_timer.expires_after(*pit.missing_role);
       role_timer.async_wait([&](std::error_code error) {
