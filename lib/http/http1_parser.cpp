@@ -252,6 +252,8 @@ parse_result response_parser::feed(std::string_view input) {
   }
 }
 
+// http/error_text.hpp's is_cut_short() recognises the "connection closed before" errors
+// below (a response cut short is worth retrying); keep their wording.
 parse_result response_parser::feed_eof() {
   switch (state_) {
     case state::body_eof:

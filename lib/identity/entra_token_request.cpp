@@ -8,6 +8,7 @@
 #include <simdjson.h>
 
 #include "core/logging.hpp"
+#include "http/error_text.hpp"
 #include "identity/expiry_parse.hpp"
 #include "identity/token_response.hpp"
 #include "json/reader.hpp"
@@ -250,6 +251,7 @@ asio::awaitable<access_token> entra_token_client::request(token_request req,
                          http::form_encode(s.client_id), p.form, http::form_encode(scope));
     if (!claims.empty()) r.body += "&claims=" + http::form_encode(claims);
     r.options.require_https = true;
+    r.options.max_body_bytes = max_token_response_bytes;
 
     std::optional<http::response> response;
     std::optional<keyless::error> failure;
@@ -282,7 +284,9 @@ asio::awaitable<access_token> entra_token_client::request(token_request req,
     if (response->status >= 200 && response->status < 300) {
       token_response_options parse_options;
       parse_options.context = context;
-      co_return parse_token_response(response->body, *clock_, parse_options);
+      auto token = parse_token_response(response->body, *clock_, parse_options);
+      require_unexpired(token, *clock_, context);
+      co_return token;
     }
 
     const auto wait = retry_after(response->headers, clock_->now());
@@ -340,7 +344,8 @@ bool is_transient_status(int status) noexcept {
 }
 
 bool is_transient_failure(const keyless::error& e) noexcept {
-  return e.code() == errc::timeout || e.code() == errc::connection_failed;
+  return e.code() == errc::timeout || e.code() == errc::connection_failed ||
+         http::detail::is_cut_short(e);
 }
 
 std::chrono::milliseconds backoff_delay(const retry_options& options, int retry) noexcept {

@@ -13,6 +13,7 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 
+#include "identity/scope_resource.hpp"
 #include "keyless/core/clock.hpp"
 #include "keyless/core/error.hpp"
 #include "keyless/http/client.hpp"
@@ -22,7 +23,6 @@
 #include "keyless/identity/authority.hpp"
 #include "keyless/identity/tenant_policy.hpp"
 #include "keyless/identity/token_request.hpp"
-#include "identity/scope_resource.hpp"
 
 namespace keyless::identity::detail {
 
@@ -91,7 +91,8 @@ inline diagnostics with_hint(std::string hint) {
 /// 408, 429 and 5xx except 501 and 505 (which will not change on a retry).
 bool is_transient_status(int status) noexcept;
 
-/// Failures worth another try: timeouts and failed connections.
+/// Failures worth another try: timeouts, failed connections, and responses the peer cut
+/// short (token requests may be sent again).
 bool is_transient_failure(const keyless::error& e) noexcept;
 
 /// initial_delay × 2^retry, at most max_delay.
@@ -108,7 +109,6 @@ std::string request_id_of(const http::fields& headers);
 /// `text` with every occurrence of `secret` (when at least 4 characters long) replaced by
 /// "<redacted>".
 std::string redact(std::string text, std::string_view secret);
-
 
 /// Claims for a token request: the caller's claims challenge, with the client capability
 /// "CP1" merged into access_token.xms_cc when CAE is enabled. Empty when there is neither.

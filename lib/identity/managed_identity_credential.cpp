@@ -292,6 +292,7 @@ http::request managed_identity_credential::impl::build(std::string_view resource
   // Identity endpoints are local to the host (or link-local): a proxy cannot reach them,
   // and the secret headers must never be handed to one.
   r.options.never_proxy = true;
+  r.options.max_body_bytes = detail::max_token_response_bytes;
   return r;
 }
 
@@ -467,7 +468,9 @@ asio::awaitable<access_token> managed_identity_credential::get_token(token_reque
       detail::token_response_options parse_options;
       parse_options.context = context;
       parse_options.half_life_refresh = true;
-      co_return detail::parse_token_response(response->body, *self->clock, parse_options);
+      auto token = detail::parse_token_response(response->body, *self->clock, parse_options);
+      detail::require_unexpired(token, *self->clock, context);
+      co_return token;
     }
 
     if (imds && status == 410 && elapsed < self->options.imds_gone_retry_duration) {

@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include "core/base64.hpp"
+#include "identity/expiry_parse.hpp"
 
 namespace keyless::identity {
 namespace {
@@ -16,11 +17,14 @@ std::string string_claim(simdjson::dom::element payload, const char* name) {
 std::optional<std::chrono::system_clock::time_point> time_claim(simdjson::dom::element payload,
                                                                 const char* name) {
   double seconds = 0;  // exp/iat are NumericDate: integer or fractional seconds
-  if (payload[name].get(seconds) != simdjson::SUCCESS || seconds < 0 || seconds > 253402300799.0) {
+  if (payload[name].get(seconds) != simdjson::SUCCESS || !(seconds >= 0) ||
+      seconds > static_cast<double>(detail::max_epoch_seconds)) {
     return std::nullopt;
   }
-  return std::chrono::system_clock::time_point{
-      std::chrono::seconds(static_cast<long long>(seconds))};
+  // Saturating: system_clock counts nanoseconds and ends in 2262, so a later `exp` (up to
+  // year 9999 is valid) would overflow the conversion.
+  return detail::to_time_point(
+      detail::sys_seconds(std::chrono::seconds(static_cast<long long>(seconds))));
 }
 
 }  // namespace
@@ -32,7 +36,7 @@ std::optional<token_claims> read_token_claims(std::string_view jwt) noexcept {
     const auto second_dot = jwt.find('.', first_dot + 1);
     if (second_dot == std::string_view::npos) return std::nullopt;
     auto payload_text =
-        detail::base64_decode(jwt.substr(first_dot + 1, second_dot - first_dot - 1));
+        keyless::detail::base64_decode(jwt.substr(first_dot + 1, second_dot - first_dot - 1));
     if (!payload_text) return std::nullopt;
 
     simdjson::dom::parser parser;

@@ -1,5 +1,10 @@
 #include "identity/token_response.hpp"
 
+#include <chrono>
+#include <ctime>
+
+#include <fmt/core.h>
+
 #include <algorithm>
 
 #include "identity/expiry_parse.hpp"
@@ -174,6 +179,35 @@ bool get_text(ondemand::value value, std::string& out) {
 access_token parse_token_response(std::string& body, const keyless::clock& clock,
                                   const token_response_options& options) {
   return parse_padded(json::padded(body), clock, options);
+}
+
+namespace {
+
+std::string utc_text(std::chrono::system_clock::time_point t) {
+  if (t == std::chrono::system_clock::time_point::min()) return "the beginning of time";
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  if (gmtime_r(&seconds, &tm) == nullptr) return "?";
+  char text[32];
+  if (std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) return "?";
+  return text;
+}
+
+}  // namespace
+
+void require_unexpired(const access_token& token, const keyless::clock& clock,
+                       std::string_view context) {
+  const auto now = clock.now();
+  if (token.expires_on() > now) return;
+  diagnostics d;
+  d.hint =
+      "a token that is already expired cannot be used; if expires_on lies in the past, check "
+      "that this machine's clock is right (e.g. timedatectl / NTP)";
+  throw keyless::error(errc::malformed_response,
+                       fmt::format("{}: the token has already expired (it expires {}, and it is "
+                                   "now {})",
+                                   context, utc_text(token.expires_on()), utc_text(now)),
+                       std::move(d));
 }
 
 access_token parse_token_response(std::string_view body, const keyless::clock& clock,

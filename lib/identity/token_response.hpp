@@ -45,6 +45,18 @@ access_token parse_token_response(std::string& body, const keyless::clock& clock
 access_token parse_token_response(std::string_view body, const keyless::clock& clock,
                                   const token_response_options& options = {});
 
+/// Largest token response body read: real ones are a few KB (a JWT and a handful of
+/// fields); a misbehaving endpoint streaming megabytes is cut off with limit_exceeded
+/// rather than buffered.
+inline constexpr std::size_t max_token_response_bytes = 1024 * 1024;
+
+/// Refuses a token that has already expired at `clock.now()` (expires_in 0, or an
+/// expires_on in the past): handing it out would only turn into a 401 at the service.
+/// Throws keyless::error(errc::malformed_response) naming the expiry and now, with a hint
+/// about this machine's clock (the usual cause of an expires_on in the past).
+void require_unexpired(const access_token& token, const keyless::clock& clock,
+                       std::string_view context);
+
 /// What an identity service said when it refused.
 struct service_error {
   /// The error's code: OAuth `error` ("invalid_client"), or `error.code` of
