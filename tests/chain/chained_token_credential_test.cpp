@@ -12,7 +12,9 @@
 #include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
 #include <asio/this_coro.hpp>
@@ -90,25 +92,56 @@ class scripted_source final : public keyless::identity::token_credential {
   asio::steady_timer gate_;
 };
 
-// Succeeds after `latency` on a real timer; safe on a multi-threaded io_context.
-class slow_source final : public keyless::identity::token_credential {
+// Succeeds once the test opens its gate (polled on a 1 ms timer, so opening it is a
+// plain atomic store from any thread); counts calls and cancellations. Safe on a
+// multi-threaded io_context.
+class gated_source final : public keyless::identity::token_credential {
  public:
-  slow_source(asio::any_io_executor ex, std::chrono::milliseconds latency)
-      : ex_(std::move(ex)), latency_(latency) {}
+  explicit gated_source(asio::any_io_executor ex) : ex_(std::move(ex)) {}
   asio::any_io_executor get_executor() const override { return ex_; }
-  std::string_view name() const noexcept override { return "Slow"; }
+  std::string_view name() const noexcept override { return "Gated"; }
   asio::awaitable<access_token> get_token(token_request) override {
     calls.fetch_add(1);
-    asio::steady_timer t(co_await asio::this_coro::executor, latency_);
-    co_await t.async_wait(asio::use_awaitable);
-    co_return access_token("token-from-slow", std::chrono::system_clock::now() + 1h);
+    asio::steady_timer poll(co_await asio::this_coro::executor);
+    while (!open.load()) {
+      poll.expires_after(1ms);
+      auto [ec] = co_await poll.async_wait(keyless::net::as_tuple(asio::use_awaitable));
+      if (ec) {
+        cancellations.fetch_add(1);
+        throw std::system_error(ec);
+      }
+    }
+    co_return access_token("token-from-gated", std::chrono::system_clock::now() + 1h);
   }
   std::atomic<int> calls{0};
+  std::atomic<int> cancellations{0};
+  std::atomic<bool> open{false};
 
  private:
   asio::any_io_executor ex_;
-  std::chrono::milliseconds latency_;
 };
+
+struct tally {
+  std::atomic<int> started{0};
+  std::atomic<int> tokens{0};
+  std::atomic<int> aborted{0};
+  std::atomic<int> other{0};
+};
+
+// One caller: asks `chain` from the coroutine's own executor and counts the outcome.
+asio::awaitable<void> ask(chained_token_credential& chain, tally& counts) {
+  token_request req;
+  req.scopes.push_back("https://cognitiveservices.azure.com/.default");
+  counts.started.fetch_add(1);
+  try {
+    auto token = co_await chain.get_token(std::move(req));
+    counts.tokens.fetch_add(token.token() == "token-from-gated" ? 1 : 0);
+  } catch (...) {
+    const bool aborted =
+        keyless::inspect(std::current_exception()).code == asio::error::operation_aborted;
+    (aborted ? counts.aborted : counts.other).fetch_add(1);
+  }
+}
 
 void run_until_idle(asio::io_context& io) {
   while (io.poll() > 0) {
@@ -446,44 +479,58 @@ BOOST_AUTO_TEST_CASE(when_every_caller_is_cancelled_the_walk_and_its_sources_are
 }
 
 BOOST_AUTO_TEST_CASE(callers_on_many_threads_share_one_walk_and_may_leave_it) {
-  // Half the callers give up after 1 ms (cancelled from their own threads); the
-  // others still get the token of the single walk.
+  // Callers are coroutines on their own strands of a 4-thread pool. Those that give up
+  // are cancelled from their own strand while the others wait: one walk serves
+  // everyone, and it is not cancelled while anyone still waits for it.
   asio::io_context pool;
-  auto slow = std::make_shared<slow_source>(pool.get_executor(), 50ms);
-  chained_token_credential chain(pool.get_executor(), {{slow}}, concurrent());
-  constexpr int callers = 32;
-  std::atomic<int> tokens{0};
-  std::atomic<int> aborted{0};
-  for (int i = 0; i < callers; ++i) {
-    auto strand = asio::make_strand(pool);
-    asio::co_spawn(
-        strand,
-        [&chain, &tokens, &aborted, give_up = i % 2 == 1]() -> asio::awaitable<void> {
-          using namespace keyless::net::awaitable_operators;
-          token_request req;
-          req.scopes.push_back("https://cognitiveservices.azure.com/.default");
-          try {
-            if (give_up) {
-              asio::steady_timer t(co_await asio::this_coro::executor, 1ms);
-              auto first = co_await (chain.async_get_token(req, asio::use_awaitable) ||
-                                     t.async_wait(asio::use_awaitable));
-              if (first.index() == 0) tokens.fetch_add(1);
-            } else {
-              auto token = co_await chain.async_get_token(req, asio::use_awaitable);
-              if (token.token() == "token-from-slow") tokens.fetch_add(1);
-            }
-          } catch (const std::system_error& e) {
-            if (e.code() == asio::error::operation_aborted) aborted.fetch_add(1);
-          }
-        },
-        asio::detached);
-  }
+  auto gated = std::make_shared<gated_source>(pool.get_executor());
+  chained_token_credential chain(pool.get_executor(), {{gated}}, concurrent());
+  constexpr int per_group = 16;
+  tally stayers;
+  tally quitters;
+  auto guard = asio::make_work_guard(pool);
   std::vector<std::thread> threads;
-  for (int i = 0; i < 4; ++i) threads.emplace_back([&pool] { pool.run_for(30s); });
+  for (int i = 0; i < 4; ++i) threads.emplace_back([&pool] { pool.run_for(60s); });
+  auto reaches = [](const std::atomic<int>& n, int value) {
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (n.load() < value && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::yield();
+    }
+    return n.load() >= value;
+  };
+
+  std::vector<asio::strand<asio::io_context::executor_type>> stayer_strands;
+  for (int i = 0; i < per_group; ++i) {
+    stayer_strands.push_back(asio::make_strand(pool));
+    asio::co_spawn(stayer_strands.back(), ask(chain, stayers), asio::detached);
+  }
+  // A caller joins in the same strand step in which it starts, so once a later step
+  // has run on every stayer's strand, all stayers have joined before any quitter.
+  BOOST_REQUIRE(reaches(stayers.started, per_group));
+  std::atomic<int> barrier{0};
+  for (auto& strand : stayer_strands) asio::post(strand, [&barrier] { barrier.fetch_add(1); });
+  BOOST_REQUIRE(reaches(barrier, per_group));
+
+  std::vector<std::unique_ptr<asio::cancellation_signal>> signals;
+  for (int i = 0; i < per_group; ++i) {
+    signals.push_back(std::make_unique<asio::cancellation_signal>());
+    auto* signal = signals.back().get();
+    auto strand = asio::make_strand(pool);
+    asio::co_spawn(strand, ask(chain, quitters),
+                   asio::bind_cancellation_slot(signal->slot(), [](std::exception_ptr) {}));
+    asio::post(strand, [signal] { signal->emit(asio::cancellation_type::terminal); });
+  }
+  BOOST_REQUIRE(reaches(quitters.aborted, per_group));
+  BOOST_TEST(stayers.tokens.load() == 0);
+  gated->open.store(true);
+  BOOST_REQUIRE(reaches(stayers.tokens, per_group));
+  guard.reset();
   for (auto& t : threads) t.join();
-  BOOST_TEST(slow->calls.load() == 1);
-  BOOST_TEST(tokens.load() == callers / 2);
-  BOOST_TEST(aborted.load() == 0);  // a caller that left is not completed twice
+  BOOST_TEST(gated->calls.load() == 1);
+  BOOST_TEST(gated->cancellations.load() == 0);
+  BOOST_TEST(stayers.other.load() == 0);
+  BOOST_TEST(quitters.tokens.load() == 0);
+  BOOST_TEST(quitters.other.load() == 0);
 }
 
 BOOST_AUTO_TEST_CASE(a_silent_source_of_unknown_presence_does_not_hold_back_a_token_behind_it) {
