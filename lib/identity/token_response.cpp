@@ -146,6 +146,43 @@ access_token parse_padded(simdjson::padded_string_view body, const keyless::cloc
   return access_token(std::move(*token), expires, refresh);
 }
 
+bool credential_alphabet(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_' || c == '.' || c == '~' || c == '+' || c == '=';
+}
+
+bool guid_shaped(std::string_view run) noexcept {
+  if (run.size() != 36) return false;
+  for (std::size_t i = 0; i < run.size(); ++i) {
+    const bool dash_place = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash_place != (run[i] == '-')) return false;
+  }
+  return true;
+}
+
+// Services quote what they were sent ("the assertion eyJ... is invalid"), and a
+// description is shown to people: every run of 32 or more token or secret characters
+// (JWTs, client secrets, keys) becomes <redacted>, except GUIDs (client, tenant and trace
+// ids), which are what a reader needs. Words, host names and AADSTS codes are shorter;
+// '/' ends a run so URLs and resource ids keep their segments.
+std::string redact_credentials(std::string_view text) {
+  constexpr std::size_t longest_kept = 31;
+  std::string out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (!credential_alphabet(text[i])) {
+      out.push_back(text[i++]);
+      continue;
+    }
+    std::size_t end = i;
+    while (end < text.size() && credential_alphabet(text[end])) ++end;
+    const std::string_view run = text.substr(i, end - i);
+    out.append(run.size() <= longest_kept || guid_shaped(run) ? run : "<redacted>");
+    i = end;
+  }
+  return out;
+}
+
 // First line, without control characters, at most `limit` bytes (cut on a
 // UTF-8 boundary).
 std::string first_line(std::string_view text, std::size_t limit = 400) {
@@ -294,7 +331,7 @@ std::optional<service_error> parse_service_error(std::string_view body) {
     }
   }
   if (!found) return std::nullopt;
-  out.description = first_line(description);
+  out.description = first_line(redact_credentials(description));
   out.trace_id = first_line(out.trace_id, 64);
   out.correlation_id = first_line(out.correlation_id, 64);
   out.error = first_line(out.error, 100);

@@ -63,7 +63,8 @@ struct service_error {
   /// the wrapped form ("SecretHeaderNotFound"); empty when the body has none.
   std::string error;
   /// First line of `error_description` / `error.message` / `message`,
-  /// sanitised (control characters removed, length capped).
+  /// sanitised (control characters removed, runs of 32+ token or secret characters
+  /// other than GUIDs replaced with <redacted>, length capped).
   std::string description;
   /// "AADSTS7000215" from `error_codes` or the description; otherwise `error`.
   std::string service_code;

@@ -1,4 +1,5 @@
-// Regression tests for defects the libFuzzer targets found in lib/identity (fuzz/).
+// Regression tests for defects the hardening checks found in lib/identity: the libFuzzer
+// targets (fuzz/) and the secret-leak scan (tests/secrets).
 
 #include <boost/test/unit_test.hpp>
 
@@ -7,6 +8,7 @@
 #include <string_view>
 
 #include "core/base64.hpp"
+#include "identity/token_response.hpp"
 #include "keyless/identity/token_claims.hpp"
 
 namespace {
@@ -45,6 +47,27 @@ BOOST_AUTO_TEST_CASE(exp_claims_that_are_not_dates_are_left_out) {
     BOOST_REQUIRE(claims.has_value());
     BOOST_TEST(!claims->expires_on.has_value(), payload);
   }
+}
+
+// tests/secrets: an error description quoting a token or secret was repeated verbatim in
+// the credential's exception message.
+BOOST_AUTO_TEST_CASE(service_error_descriptions_never_repeat_tokens_or_secrets) {
+  const std::string token = "eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLWxvbmctZW5vdWdo";
+  const std::string secret = "Sx8Q~abcdefghijklmnopqrstuvwxyz0123456";
+  const std::string body =
+      R"({"error":"invalid_request","error_description":"AADSTS90014: token )" + token +
+      " and secret " + secret +
+      R"( refused for app 0f3d1b2c-0000-4000-8000-0000000f3d1b at )"
+      R"(https://cognitiveservices.azure.com/.default"})";
+  auto e = keyless::identity::detail::parse_service_error(body);
+  BOOST_REQUIRE(e.has_value());
+  BOOST_TEST(e->description.find(token.substr(0, 16)) == std::string::npos);
+  BOOST_TEST(e->description.find(secret.substr(0, 16)) == std::string::npos);
+  BOOST_TEST(
+      e->description ==
+      "AADSTS90014: token <redacted> and secret <redacted> refused for app "
+      "0f3d1b2c-0000-4000-8000-0000000f3d1b at https://cognitiveservices.azure.com/.default");
+  BOOST_TEST(e->service_code == "AADSTS90014");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
