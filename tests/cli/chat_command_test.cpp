@@ -85,6 +85,21 @@ BOOST_AUTO_TEST_CASE(stream_prints_the_deltas_and_ends_the_line) {
   BOOST_TEST(contains(w.openai().last_request().body, "\"stream\":true"));
 }
 
+BOOST_AUTO_TEST_CASE(a_stream_that_breaks_keeps_the_printed_part_and_fails) {
+  world w;
+  auto fault = testing::openai_fault::of(testing::openai_fault::kind::error_event);
+  fault.after_events = 4;  // Azure's filter chunk, the role chunk, then two words
+  fault.code = "server_error";
+  w.openai().enqueue(fault);
+  const auto r = run_keyless({"chat", "--stream", "hi"}, w.with_openai(w.service_principal()));
+  BOOST_TEST(r.exit_code == 1);
+  BOOST_TEST(!r.out.empty());
+  BOOST_TEST(r.out.ends_with("\n"));
+  BOOST_TEST(std::string(reply).starts_with(r.out.substr(0, r.out.size() - 1)), r.out);
+  BOOST_TEST(r.out.size() < reply.size());
+  BOOST_TEST(contains(r.err, "mid-stream"), r.err);
+}
+
 BOOST_AUTO_TEST_CASE(system_message_is_sent_before_the_prompt) {
   world w;
   const auto r = run_keyless({"chat", "--system", "Answer in one word.", "hi"},

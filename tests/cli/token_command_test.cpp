@@ -219,6 +219,24 @@ BOOST_AUTO_TEST_CASE(azure_developer_cli_token_reads_utc_expiry) {
   BOOST_TEST(t.tenant == tenant_id);
 }
 
+BOOST_AUTO_TEST_CASE(tenant_flag_asks_that_tenant_when_the_service_principal_allows_it) {
+  world w;
+  const std::string other = "0d0d0d0d-1111-4222-8333-444444444444";
+  auto env = w.service_principal();
+  const auto refused = run_keyless({"token", "--tenant", other}, env);
+  BOOST_TEST(refused.exit_code == 1);
+  BOOST_TEST(contains(refused.err, other), refused.err);
+  BOOST_TEST(w.entra().token_requests() == 0u);
+
+  env["AZURE_ADDITIONALLY_ALLOWED_TENANTS"] = other;
+  const auto r = run_keyless({"token", "--tenant", other}, env);
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+  const auto t = parse(r.out);
+  check_az_shape(t);
+  BOOST_TEST(t.tenant == other);
+  BOOST_TEST(contains(w.entra().last_request().target, other));
+}
+
 BOOST_AUTO_TEST_CASE(tsv_output_prints_the_values_in_key_order_on_one_line) {
   world w;
   const auto r = run_keyless({"token", "--output", "tsv"}, w.service_principal());
