@@ -20,6 +20,7 @@
 #include <asio/ip/tcp.hpp>
 
 #include "child_process.hpp"
+#include "clean_environment.hpp"
 #include "fake_managed_identity.hpp"
 #include "fake_openai.hpp"
 #include "io_helpers.hpp"
@@ -30,6 +31,9 @@ namespace keyless::bench_test {
 namespace {
 
 using namespace std::chrono_literals;
+using keyless::testing::child_process;
+using keyless::testing::run_program;
+using keyless::testing::run_result;
 
 // Generous: a sanitizer build on a loaded 2-core machine; a run normally takes well under 2 s.
 constexpr auto child_limit = std::chrono::seconds(60);
@@ -104,8 +108,8 @@ struct bench_fixture {
     return argv;
   }
 
-  child_result run(std::vector<std::string> flags) const {
-    return run_child(command(std::move(flags)), environment(), child_limit);
+  run_result run(std::vector<std::string> flags) const {
+    return run_program(command(std::move(flags)), environment(), child_limit);
   }
 
   asio::io_context io;
@@ -161,7 +165,7 @@ std::uint64_t measured_requests(const json_report& r) {
   return n;
 }
 
-std::string describe(const child_result& r) {
+std::string describe(const run_result& r) {
   return "exit " + std::to_string(r.exit_code) + " signal " + std::to_string(r.signal) +
          (r.timed_out ? " (timed out)" : "") + "\nstderr: " + r.err;
 }
@@ -304,7 +308,7 @@ BOOST_FIXTURE_TEST_CASE(ctrl_c_stops_the_run_and_still_reports_what_ran, bench_f
     std::this_thread::sleep_for(5ms);
   }
   BOOST_REQUIRE(openai.requests() >= 20u);
-  child.send_signal(SIGINT);
+  child.signal(SIGINT);
   const auto r = child.finish(child_limit);
   BOOST_REQUIRE_MESSAGE(r.exit_code == 130, describe(r));
   json_report report(r.out);
@@ -353,9 +357,9 @@ BOOST_FIXTURE_TEST_CASE(errors_during_the_run_are_counted_by_status_and_kind_not
 BOOST_FIXTURE_TEST_CASE(a_wrong_key_fails_the_probe_with_401_before_the_run, bench_fixture) {
   auto env = environment();
   env.push_back("WRONG_KEY=not-the-resource-key-42");
-  const auto r =
-      run_child(command({"--mode", "api-key", "--api-key-env", "WRONG_KEY", "--requests", "1000"}),
-                env, child_limit);
+  const auto r = run_program(
+      command({"--mode", "api-key", "--api-key-env", "WRONG_KEY", "--requests", "1000"}), env,
+      child_limit);
   BOOST_TEST(r.exit_code == 1, describe(r));
   BOOST_TEST_MESSAGE(r.err);
   BOOST_TEST(contains(r.err, "api-key probe request"), r.err);
@@ -391,7 +395,7 @@ BOOST_FIXTURE_TEST_CASE(an_unreachable_endpoint_fails_fast_with_a_clear_message,
       keyless_path(), "bench",       "--endpoint", "https://127.0.0.1:" + std::to_string(port),
       "--deployment", "gpt-4o-mini", "--requests", "1000"};
   const auto started = std::chrono::steady_clock::now();
-  const auto r = run_child(argv, environment(), child_limit);
+  const auto r = run_program(argv, environment(), child_limit);
   BOOST_TEST(r.exit_code == 1, describe(r));
   BOOST_TEST_MESSAGE(r.err);
   BOOST_TEST(contains(r.err, "probe request"), r.err);
@@ -425,14 +429,15 @@ BOOST_FIXTURE_TEST_CASE(bad_flags_exit_2_naming_the_problem_before_any_request, 
   }
   // Without an endpoint anywhere.
   const auto r =
-      run_child({keyless_path(), "bench", "--deployment", "d"}, environment(), child_limit);
+      run_program({keyless_path(), "bench", "--deployment", "d"}, environment(), child_limit);
   BOOST_TEST(r.exit_code == 2, describe(r));
   BOOST_TEST(contains(r.err, "AZURE_OPENAI_ENDPOINT"), r.err);
   BOOST_TEST(openai.requests() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(help_lists_every_flag) {
-  const auto r = run_child({keyless_path(), "bench", "--help"}, clean_environment({}), child_limit);
+  const auto r =
+      run_program({keyless_path(), "bench", "--help"}, clean_environment({}), child_limit);
   BOOST_TEST(r.exit_code == 0, describe(r));
   for (std::string_view flag : {"--endpoint", "--deployment", "--api-version", "--api-key-env",
                                 "--mode", "--concurrency", "--requests", "--duration", "--stream",

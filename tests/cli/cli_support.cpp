@@ -1,20 +1,14 @@
 #include "cli_support.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <stdexcept>
 
 #include <asio/ip/tcp.hpp>
 
+#include "child_process.hpp"
 #include "test_pki.hpp"
 
 namespace keyless::cli_test {
@@ -27,99 +21,18 @@ std::string keyless_path() {
   return path;
 }
 
-namespace {
-
-struct pipe_pair {
-  int read = -1;
-  int write = -1;
-  pipe_pair() {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-    read = fds[0];
-    write = fds[1];
-  }
-  ~pipe_pair() {
-    if (read >= 0) ::close(read);
-    if (write >= 0) ::close(write);
-  }
-  void close_write() {
-    ::close(write);
-    write = -1;
-  }
-};
-
-struct spawn_actions {
-  posix_spawn_file_actions_t actions;
-  spawn_actions() { posix_spawn_file_actions_init(&actions); }
-  ~spawn_actions() { posix_spawn_file_actions_destroy(&actions); }
-};
-
-int status_of(int wait_status) {
-  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
-  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
-  return -1;
-}
-
-}  // namespace
-
 program_result run_program(const std::string& program, const std::vector<std::string>& args,
                            const environment& env, std::chrono::milliseconds limit) {
-  pipe_pair out;
-  pipe_pair err;
-  spawn_actions file_actions;
-  posix_spawn_file_actions_addopen(&file_actions.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&file_actions.actions, out.write, STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&file_actions.actions, err.write, STDERR_FILENO);
-
-  std::vector<std::string> argv_text{program};
-  argv_text.insert(argv_text.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_text) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_text;
-  for (const auto& [name, value] : env) env_text.push_back(name + "=" + value);
-  std::vector<char*> envp;
-  for (auto& e : env_text) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
-  pid_t pid = 0;
-  const int rc = ::posix_spawn(&pid, program.c_str(), &file_actions.actions, nullptr, argv.data(),
-                               envp.data());
-  if (rc != 0) throw std::runtime_error("posix_spawn " + program + ": " + std::strerror(rc));
-  out.close_write();
-  err.close_write();
-
+  std::vector<std::string> argv{program};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<std::string> variables;
+  for (const auto& [name, value] : env) variables.push_back(name + "=" + value);
+  auto run = testing::run_program(argv, variables, limit);
   program_result result;
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  bool out_open = true;
-  bool err_open = true;
-  while (out_open || err_open) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      result.timed_out = true;
-      ::kill(pid, SIGKILL);
-      break;
-    }
-    pollfd fds[2] = {{out_open ? out.read : -1, POLLIN, 0}, {err_open ? err.read : -1, POLLIN, 0}};
-    const int ready = ::poll(fds, 2, static_cast<int>(left.count()));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready < 0) throw std::runtime_error("poll failed");
-    char buffer[4096];
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      const auto n = ::read(fds[i].fd, buffer, sizeof buffer);
-      if (n > 0) {
-        (i == 0 ? result.out : result.err).append(buffer, static_cast<std::size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        (i == 0 ? out_open : err_open) = false;
-      }
-    }
-  }
-  int wait_status = 0;
-  while (::waitpid(pid, &wait_status, 0) < 0 && errno == EINTR) {
-  }
-  result.exit_code = status_of(wait_status);
+  result.exit_code = run.signal != 0 ? 128 + run.signal : run.exit_code;
+  result.timed_out = run.timed_out;
+  result.out = std::move(run.out);
+  result.err = std::move(run.err);
   return result;
 }
 

@@ -21,7 +21,7 @@
 #include <asio/io_context.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include "emulator_process.hpp"
+#include "child_process.hpp"
 #include "io_helpers.hpp"
 #include "keyless/core/error.hpp"
 #include "keyless/identity/bearer_token_provider.hpp"
@@ -32,10 +32,10 @@
 namespace {
 
 using namespace std::chrono_literals;
-using keyless::emulator_test::child_process;
-using keyless::emulator_test::parse_env_output;
-using keyless::emulator_test::run_program;
 using keyless::identity::environment_map;
+using keyless::testing::child_process;
+using keyless::testing::parse_env_output;
+using keyless::testing::run_program;
 
 constexpr std::string_view cognitive_scope = "https://cognitiveservices.azure.com/.default";
 constexpr std::string_view emulated_reply = "The emulator answers this.";
@@ -142,9 +142,9 @@ struct running_emulator {
 
   // Runs `program` with `argument` from /bin/sh after sourcing the env file (and running
   // `extra`, more shell commands, after that).
-  keyless::emulator_test::run_result run_from_shell(const std::string& program,
-                                                    const std::string& argument,
-                                                    const std::string& extra = ":") const {
+  keyless::testing::run_result run_from_shell(const std::string& program,
+                                              const std::string& argument,
+                                              const std::string& extra = ":") const {
     return run_program({"/bin/sh", "-c", ". \"$1\" && " + extra + " && exec \"$2\" \"$3\"", "sh",
                         env_file, program, argument},
                        shell_env);

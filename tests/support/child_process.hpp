@@ -1,6 +1,7 @@
 #pragma once
-// Runs programs for the emulator suite: posix_spawn from an argument vector (never a shell
-// command line), stdout and stderr through pipes, every wait bounded.
+// Runs programs for the suites that drive real binaries (keyless, keyless-emulator, the
+// examples): posix_spawn from an argument vector (never a shell command line), exactly the
+// environment given, stdin from /dev/null, stdout and stderr through pipes, every wait bounded.
 
 #include <sys/types.h>
 
@@ -10,7 +11,17 @@
 #include <string>
 #include <vector>
 
-namespace keyless::emulator_test {
+namespace keyless::testing {
+
+/// How a finished program ended, with everything it wrote. Its output may hold tokens: tests
+/// compare it, never print it.
+struct run_result {
+  int exit_code = -1;      ///< -1 when it died of a signal
+  int signal = 0;          ///< the signal that ended it, if any
+  bool timed_out = false;  ///< killed (SIGKILL) because the limit passed
+  std::string out;
+  std::string err;
+};
 
 /// A started program whose output is read through pipes.
 class child_process {
@@ -38,6 +49,9 @@ class child_process {
   std::optional<int> wait(std::chrono::milliseconds limit);
   int terminating_signal() const noexcept { return signal_; }
 
+  /// Waits up to `limit` for the program to end; kills it (SIGKILL) once the limit passes.
+  run_result finish(std::chrono::milliseconds limit);
+
   const std::string& out() const noexcept { return out_; }
   const std::string& err() const noexcept { return err_; }
 
@@ -54,16 +68,11 @@ class child_process {
   std::string err_;
 };
 
-/// Runs a program to completion. exit_code is -1 when it died of a signal.
-struct run_result {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+/// Starts `argv` with `env` and finish()es it.
 run_result run_program(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                        std::chrono::milliseconds limit = std::chrono::seconds(30));
 
 /// The output of `env`: NAME=value lines (values without newlines) into a map.
 std::map<std::string, std::string, std::less<>> parse_env_output(const std::string& text);
 
-}  // namespace keyless::emulator_test
+}  // namespace keyless::testing

@@ -1,4 +1,4 @@
-#include "emulator_process.hpp"
+#include "child_process.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -11,7 +11,7 @@
 #include <cstring>
 #include <stdexcept>
 
-namespace keyless::emulator_test {
+namespace keyless::testing {
 namespace {
 
 std::vector<char*> c_strings(const std::vector<std::string>& strings) {
@@ -156,18 +156,25 @@ std::optional<int> child_process::wait(std::chrono::milliseconds limit) {
   }
 }
 
+run_result child_process::finish(std::chrono::milliseconds limit) {
+  run_result result;
+  auto code = wait(limit);
+  if (!reaped_) {
+    result.timed_out = true;
+    ::kill(pid_, SIGKILL);
+    code = wait(std::chrono::seconds(10));
+  }
+  result.exit_code = code.value_or(-1);
+  result.signal = signal_;
+  result.out = out_;
+  result.err = err_;
+  return result;
+}
+
 run_result run_program(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                        std::chrono::milliseconds limit) {
   child_process child(argv, env);
-  run_result result;
-  const auto code = child.wait(limit);
-  if (!code && child.terminating_signal() == 0) {
-    throw std::runtime_error(argv.at(0) + " did not finish in time; stderr: " + child.err());
-  }
-  result.exit_code = code.value_or(-1);
-  result.out = child.out();
-  result.err = child.err();
-  return result;
+  return child.finish(limit);
 }
 
 std::map<std::string, std::string, std::less<>> parse_env_output(const std::string& text) {
@@ -184,4 +191,4 @@ std::map<std::string, std::string, std::less<>> parse_env_output(const std::stri
   return vars;
 }
 
-}  // namespace keyless::emulator_test
+}  // namespace keyless::testing
