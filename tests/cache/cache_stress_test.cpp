@@ -2,7 +2,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -105,6 +108,8 @@ BOOST_AUTO_TEST_CASE(four_threads_mixing_hits_refreshes_and_401s_stay_consistent
   constexpr int workers = 16;
   constexpr int iterations = 300;
   std::atomic<int> finished{0}, stale{0}, errors{0}, invalidations{0}, advances{0};
+  std::mutex first_error_mutex;
+  std::string first_error;
   for (int w = 0; w < workers; ++w) {
     asio::co_spawn(
         pool.io,
@@ -140,10 +145,16 @@ BOOST_AUTO_TEST_CASE(four_threads_mixing_hits_refreshes_and_401s_stay_consistent
               // returned is usable past `before`.
               if (t.empty() || t.expires_on() - 30s <= before) ++stale;
               if (i % 37 == 0 && provider.invalidate(t)) ++invalidations;
-            } catch (...) {
-              ++errors;
+            } catch (const std::exception& e) {
+              if (++errors == 1) {
+                const std::lock_guard lock(first_error_mutex);
+                first_error = e.what();
+              }
             }
-            if (i % 10 == 0) {
+            // 19 steps × 16 workers = 304 s in all: less than the token's 330 usable
+            // seconds, so even a caller starved for the whole run (a loaded machine) never
+            // receives a shared fetch that expired while it waited.
+            if (i % 16 == 0) {
               clock->advance(1s);
               ++advances;
             }
@@ -154,7 +165,7 @@ BOOST_AUTO_TEST_CASE(four_threads_mixing_hits_refreshes_and_401s_stay_consistent
   }
   BOOST_TEST_REQUIRE(wait_until([&] { return finished == workers; }));
   BOOST_TEST(stale == 0);
-  BOOST_TEST(errors == 0);
+  BOOST_TEST(errors == 0, "first error: " << first_error);
   BOOST_TEST(source->calls() >= 1);
   // Without sharing, each of the 4800 calls after a drop or expiry would fetch.
   // With it: one fetch per drop, plus at most one per 30 s of (advanced) time.
