@@ -299,7 +299,12 @@ http::request managed_identity_credential::impl::build(std::string_view resource
 asio::awaitable<http::response> managed_identity_credential::impl::exchange(std::string resource,
                                                                             bool probing) const {
   http::request r = build(resource);
-  if (probing) r.options.connect_timeout = options.probe_timeout;
+  if (probing) {
+    // The whole probe is bounded, not just the connect: an address that accepts and never
+    // answers (a black hole, a captive proxy) must not hold the chain for the idle timeout.
+    r.options.connect_timeout = options.probe_timeout;
+    r.options.request_timeout = options.probe_timeout;
+  }
   http::response response = co_await http.send(std::move(r));
   if (source.kind == managed_identity_source::azure_arc && response.status == 401) {
     // The agent proves we may read its key directory: the key is the password.

@@ -255,6 +255,22 @@ BOOST_FIXTURE_TEST_CASE(the_probe_reports_a_closed_port_as_unavailable_quickly, 
   BOOST_TEST(fail(cred).code == errc::credential_unavailable);
 }
 
+BOOST_FIXTURE_TEST_CASE(the_probe_reports_an_endpoint_that_never_answers_as_unavailable, fixture) {
+  imds.enqueue(scripted_response::stall());  // accepts the connection, then silence
+  auto o = options();
+  o.probe = true;
+  o.probe_timeout = std::chrono::milliseconds(300);
+  managed_identity_credential cred(io.get_executor(), o);
+  const auto wall = std::chrono::steady_clock::now();
+  auto f = fail(cred);
+  BOOST_TEST(f.code == errc::credential_unavailable);
+  BOOST_TEST(contains(f.message, "no managed identity endpoint responded"));
+  BOOST_TEST(contains(f.message, "300 ms"));
+  // Bounded by the probe timeout, not the 60 s idle timeout (generous for a loaded machine).
+  BOOST_TEST((std::chrono::steady_clock::now() - wall < std::chrono::seconds(10)));
+  BOOST_TEST(imds.token_requests() == 1u);
+}
+
 BOOST_FIXTURE_TEST_CASE(without_the_probe_a_closed_port_is_retried_then_a_connection_error,
                         fixture) {
   auto o = options();

@@ -63,9 +63,10 @@ struct managed_identity_options {
   /// IMDS scheme://host[:port]. Empty: AZURE_POD_IDENTITY_AUTHORITY_HOST, else
   /// http://169.254.169.254. The path is always /metadata/identity/oauth2/token.
   std::string imds_endpoint;
-  /// Chain mode: the first IMDS request uses `probe_timeout` as its connect timeout and a
-  /// connection that cannot be made fails with errc::credential_unavailable ("no managed
-  /// identity endpoint responded") instead of being retried. Once any response has come
+  /// Chain mode: the first IMDS request must connect and answer within `probe_timeout`
+  /// (the whole exchange, so a black-holed address is caught too); one that does not fails
+  /// with errc::credential_unavailable ("no managed identity endpoint responded") instead of
+  /// being retried. Once any response has come
   /// back, the credential behaves normally for good.
   bool probe = false;
   std::chrono::milliseconds probe_timeout{std::chrono::seconds(1)};
