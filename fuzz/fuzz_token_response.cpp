@@ -8,6 +8,8 @@
 // expires_on; the error message never contains the access_token value; each
 // expiry parser's answer lies between the epoch and 9999-12-31.
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -46,6 +48,13 @@ std::string token_of(std::string_view input) {
   return std::string(token);
 }
 
+bool looks_like_a_token(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) ||
+           std::string_view("-._~+/=").find(c) != std::string_view::npos;
+  });
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -62,9 +71,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check(token.refresh_on() <= token.expires_on());
     } catch (const keyless::error& e) {
       check(e.code() == keyless::errc::malformed_response);
-      // A value long enough not to occur in fixed text by chance must not be echoed.
+      // A token-shaped value (token characters only, no spaces) long enough not to occur in
+      // fixed text by chance must not be echoed. Free text is not checked: the fuzzer finds
+      // access_token values equal to words of the library's own messages.
       const std::string secret = token_of(input);
-      if (secret.size() >= 24)
+      if (secret.size() >= 24 && looks_like_a_token(secret))
         check(std::string_view(e.what()).find(secret) == std::string_view::npos);
     }
   }
