@@ -287,15 +287,8 @@ BOOST_AUTO_TEST_CASE(concurrent_calls_on_four_threads_share_one_client_and_one_t
   auto tokens = identity::bearer_token_provider(
       std::make_shared<identity::token_cache>(credential, cache), std::string(cognitive_scope));
 
-  openai::chat_client_options o;
-  o.endpoint = fake.endpoint();
-  o.deployment = "gpt-4o-mini";
+  openai::chat_client_options o = client_options(fake, clock);
   o.auth = tokens;
-  o.http.tls.use_system_trust_store = false;
-  o.http.tls.ca_pem = fake.ca_certificate_pem();
-  o.http.proxy = http::proxy_settings{};
-  o.clock = clock;
-  o.environment = identity::environment_map{};
   openai::chat_client chat(io.get_executor(), std::move(o));
 
   constexpr int calls = 200;

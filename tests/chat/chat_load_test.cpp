@@ -44,15 +44,8 @@ BOOST_AUTO_TEST_CASE(a_thousand_concurrent_calls_with_one_provider_fetch_one_tok
   identity::bearer_token_provider tokens(std::make_shared<identity::token_cache>(credential, cache),
                                          std::string(cognitive_scope));
 
-  openai::chat_client_options o;
-  o.endpoint = fake.endpoint();
-  o.deployment = "gpt-4o-mini";
+  openai::chat_client_options o = client_options(fake, clock);
   o.auth = tokens;
-  o.http.tls.use_system_trust_store = false;
-  o.http.tls.ca_pem = fake.ca_certificate_pem();
-  o.http.proxy = http::proxy_settings{};
-  o.clock = clock;
-  o.environment = identity::environment_map{};
   openai::chat_client chat(io.get_executor(), std::move(o));
 
   constexpr std::size_t calls = 1000;

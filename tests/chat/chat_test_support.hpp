@@ -180,6 +180,24 @@ inline openai::chat_request hello_request() {
   return req;
 }
 
+/// Client options pointing at `fake` (trusting only its CA), on `clock`, with deterministic
+/// jitter and an empty environment; `auth` still unset.
+inline openai::chat_client_options client_options(const testing::fake_openai& fake,
+                                                  std::shared_ptr<manual_clock> clock) {
+  openai::chat_client_options o;
+  o.endpoint = fake.endpoint();
+  o.deployment = "gpt-4o-mini";
+  o.http.tls.use_system_trust_store = false;
+  o.http.tls.ca_pem = fake.ca_certificate_pem();
+  o.http.proxy = http::proxy_settings{};
+  o.clock = std::move(clock);
+  o.random = [] {
+    return 0.0;
+  };
+  o.environment = identity::environment_map{};
+  return o;
+}
+
 /// A fake Azure OpenAI and a manual clock on one io_context.
 struct chat_fixture {
   asio::io_context io;
@@ -202,22 +220,8 @@ struct chat_fixture {
     return o;
   }
 
-  /// Client options pointing at the fake (trusting only its CA), on the manual clock, with
-  /// deterministic jitter and an empty environment; `auth` still unset.
-  openai::chat_client_options options() {
-    openai::chat_client_options o;
-    o.endpoint = fake.endpoint();
-    o.deployment = "gpt-4o-mini";
-    o.http.tls.use_system_trust_store = false;
-    o.http.tls.ca_pem = fake.ca_certificate_pem();
-    o.http.proxy = http::proxy_settings{};
-    o.clock = clock;
-    o.random = [] {
-      return 0.0;
-    };
-    o.environment = identity::environment_map{};
-    return o;
-  }
+  /// client_options() for this fixture's fake and clock.
+  openai::chat_client_options options() { return client_options(fake, clock); }
 
   openai::chat_client_options key_options() {
     auto o = options();
