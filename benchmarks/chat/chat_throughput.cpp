@@ -12,8 +12,10 @@
 // keyless runs fetched more than one token.
 //
 //   build/benchmarks/chat/bench_chat_throughput [requests_per_round=3000] [rounds=4] [parts=all]
+//                                               [concurrencies=1,64,256] [auth=both]
 //
 // parts: "all", or any of "completions", "memory", "streaming" joined by commas.
+// auth: "both", "api_key" or "keyless" (one side alone is for profiling it, e.g. under perf).
 
 #include <pthread.h>
 #include <sys/resource.h>
@@ -140,6 +142,16 @@ class fake_credential final : public kl::identity::token_credential {
  private:
   asio::any_io_executor ex_;
 };
+
+// Client and server each keep a CPU of their own (on a machine with two or more): threads that
+// migrate between the two CPUs, or briefly share one, made rounds differ by ±10 %.
+void pin_to_cpu(int cpu) {
+  if (std::thread::hardware_concurrency() < 2) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
 
 double thread_cpu_us() {
   rusage u{};
@@ -322,6 +334,21 @@ void stream_round(asio::io_context& io, const kl::openai::chat_client& chat, int
   t.client_cpu_us += thread_cpu_us() - cpu0;
 }
 
+std::vector<int> int_list(const char* text) {
+  std::vector<int> out;
+  for (const char* p = text; *p;) {
+    char* end = nullptr;
+    const long v = std::strtol(p, &end, 10);
+    if (end == p || v <= 0 || v > 100000) {
+      std::fprintf(stderr, "concurrencies: expected numbers joined by commas, got \"%s\"\n", text);
+      std::exit(2);
+    }
+    out.push_back(static_cast<int>(v));
+    p = *end == ',' ? end + 1 : end;
+  }
+  return out;
+}
+
 std::size_t arg(int argc, char** argv, int i, std::size_t fallback) {
   if (argc <= i) return fallback;
   const long v = std::strtol(argv[i], nullptr, 10);
@@ -338,6 +365,11 @@ int main(int argc, char** argv) {
   const std::size_t per_round = arg(argc, argv, 1, 3000);
   const std::size_t rounds = arg(argc, argv, 2, 4);
   const std::string parts = argc > 3 ? argv[3] : "all";
+  const std::vector<int> concurrencies =
+      argc > 4 ? int_list(argv[4]) : std::vector<int>{1, 64, 256};
+  const std::string auth = argc > 5 ? argv[5] : "both";
+  const bool run_key = auth != "keyless";
+  const bool run_token = auth != "api_key";
   auto part = [&parts](std::string_view name) {
     return parts == "all" || parts.find(name) != std::string::npos;
   };
@@ -351,7 +383,11 @@ int main(int argc, char** argv) {
   kl::testing::fake_openai fake(server_io.get_executor(), fo);
   fo.latency = 1s;
   kl::testing::fake_openai slow_fake(server_io.get_executor(), fo);
-  std::thread server([&] { server_io.run(); });
+  std::thread server([&] {
+    pin_to_cpu(1);
+    server_io.run();
+  });
+  pin_to_cpu(0);
   clockid_t server_clock{};
   pthread_getcpuclockid(server.native_handle(), &server_clock);
 
@@ -365,7 +401,7 @@ int main(int argc, char** argv) {
       per_round, rounds);
   std::printf("%-12s %-8s %10s %10s %10s %14s %14s %8s\n", "concurrency", "auth", "req/s", "p50_us",
               "p99_us", "client_cpu_us", "server_cpu_us", "ratio");
-  for (int concurrency : {1, 64, 256}) {
+  for (int concurrency : concurrencies) {
     if (!part("completions")) break;
     const std::size_t connections = static_cast<std::size_t>(std::min(concurrency, 64));
     auto ko = client_options(fake, connections);
@@ -380,37 +416,38 @@ int main(int argc, char** argv) {
     std::vector<double> scratch;
     // Warm-up: connections, TLS sessions, the token, allocator pools.
     totals warm;
-    run_round(io, keyed, concurrency, std::max<std::size_t>(per_round / 4, 256), server_clock,
-              warm);
-    run_round(io, keyless, concurrency, std::max<std::size_t>(per_round / 4, 256), server_clock,
-              warm);
+    const std::size_t warm_requests = std::max<std::size_t>(per_round / 4, 256);
+    if (run_key) run_round(io, keyed, concurrency, warm_requests, server_clock, warm);
+    if (run_token) run_round(io, keyless, concurrency, warm_requests, server_clock, warm);
     for (std::size_t r = 0; r < rounds; ++r) {
-      if (r % 2 == 0) {
-        run_round(io, keyed, concurrency, per_round, server_clock, key_t);
-        run_round(io, keyless, concurrency, per_round, server_clock, token_t);
-      } else {
-        run_round(io, keyless, concurrency, per_round, server_clock, token_t);
-        run_round(io, keyed, concurrency, per_round, server_clock, key_t);
-      }
+      const bool key_first = r % 2 == 0;
+      if (run_key && key_first) run_round(io, keyed, concurrency, per_round, server_clock, key_t);
+      if (run_token) run_round(io, keyless, concurrency, per_round, server_clock, token_t);
+      if (run_key && !key_first) run_round(io, keyed, concurrency, per_round, server_clock, key_t);
     }
     const double key_rate = static_cast<double>(key_t.requests) / key_t.seconds;
     const double token_rate = static_cast<double>(token_t.requests) / token_t.seconds;
     for (const auto* t : {&key_t, &token_t}) {
       const bool is_key = t == &key_t;
+      if (t->requests == 0) continue;  // that side was not asked for
       const double rate = is_key ? key_rate : token_rate;
-      std::printf(
-          "%-12d %-8s %10.0f %10.1f %10.1f %14.2f %14.2f %8s\n", concurrency,
-          is_key ? "api_key" : "keyless", rate, percentile(t->latencies_us, 0.50),
-          percentile(t->latencies_us, 0.99), t->client_cpu_us / static_cast<double>(t->requests),
-          t->server_cpu_us / static_cast<double>(t->requests),
-          is_key ? "" : (std::to_string(token_rate / key_rate * 100).substr(0, 5) + "%").c_str());
+      std::printf("%-12d %-8s %10.0f %10.1f %10.1f %14.2f %14.2f %8s\n", concurrency,
+                  is_key ? "api_key" : "keyless", rate, percentile(t->latencies_us, 0.50),
+                  percentile(t->latencies_us, 0.99),
+                  t->client_cpu_us / static_cast<double>(t->requests),
+                  t->server_cpu_us / static_cast<double>(t->requests),
+                  is_key || !run_key
+                      ? ""
+                      : (std::to_string(token_rate / key_rate * 100).substr(0, 5) + "%").c_str());
       ok = ok && warm.failures == 0 && t->failures == 0;
     }
     kl::testing::run_until_idle(io);
   }
   if (part("completions")) {
     std::printf("token fetches by the keyless clients: %d\n\n", credential->fetches.load());
-    ok = ok && credential->fetches.load() == 3;  // one provider per concurrency row
+    // One provider per concurrency row.
+    ok = ok &&
+         credential->fetches.load() == (run_token ? static_cast<int>(concurrencies.size()) : 0);
   }
 
   // ---- memory per in-flight request ---------------------------------------------------------

@@ -461,6 +461,7 @@ fake_openai::fake_openai(asio::any_io_executor executor, fake_openai_options opt
         server_options o;
         o.tls = true;
         o.pki = options.pki;
+        o.record_requests = options.record_credentials;
         return o;
       }()) {
   state_->clock = options.clock ? options.clock : keyless::clock::system();

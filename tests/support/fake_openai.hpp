@@ -112,8 +112,9 @@ struct fake_openai_options {
   std::chrono::milliseconds latency{0};
   /// Real time between stream events.
   std::chrono::milliseconds event_interval{0};
-  /// Keep every credential seen for authorization_headers() / api_keys(); benchmarks turn it
-  /// off so memory stays flat.
+  /// Keep every request and credential seen (server().requests(), authorization_headers(),
+  /// api_keys()); benchmarks and the emulator turn it off so memory stays flat and the
+  /// server's work per request does not grow with the size of the credential.
   bool record_credentials = true;
 };
 

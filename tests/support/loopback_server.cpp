@@ -250,6 +250,7 @@ struct loopback_server::impl : std::enable_shared_from_this<impl> {
   handler fallback;
   std::vector<route_entry> routes;
   std::vector<recorded_request> records;
+  std::size_t received = 0;
   std::size_t accepted = 0;
   std::size_t open = 0;
   std::size_t handshake_failures = 0;
@@ -464,8 +465,8 @@ asio::awaitable<void> serve(std::shared_ptr<loopback_server::impl> server,
       request.tls_protocol = connection->protocol;
       {
         std::lock_guard lock(server->mutex);
-        request.sequence = server->records.size();
-        server->records.push_back(request);
+        request.sequence = server->received++;
+        if (server->options.record_requests) server->records.push_back(request);
       }
       handler h = server->find_handler(request);
       connection_responder r(server, connection, request);
@@ -605,7 +606,7 @@ std::size_t loopback_server::open_connections() const {
 
 std::size_t loopback_server::requests_seen() const {
   std::lock_guard lock(impl_->mutex);
-  return impl_->records.size();
+  return impl_->received;
 }
 
 std::size_t loopback_server::requests_seen(std::string_view path) const {
@@ -640,6 +641,7 @@ recorded_request loopback_server::last_request() const {
 void loopback_server::clear_requests() {
   std::lock_guard lock(impl_->mutex);
   impl_->records.clear();
+  impl_->received = 0;
 }
 
 std::size_t loopback_server::close_idle_connections() {

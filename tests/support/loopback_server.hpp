@@ -40,6 +40,10 @@ struct server_options {
   bool keep_alive = true;
   /// Larger requests are answered 413 and the connection is closed.
   parser_limits limits{};
+  /// Keep a copy of every request for requests() / last_request() / requests_seen(path).
+  /// Benchmarks turn it off: the copies cost the server time and memory per request, and more
+  /// for a request with a long Authorization header. requests_seen() counts either way.
+  bool record_requests = true;
 };
 
 /// The connection-side view a handler answers through. Owned by the server; valid only during
