@@ -13,6 +13,7 @@
 #include "core/logging.hpp"
 #include "error_text.hpp"
 #include "keyless/core/error.hpp"
+#include "request_writer.hpp"
 #include "run_on.hpp"
 #include "tls_context.hpp"
 
@@ -108,21 +109,24 @@ std::shared_ptr<const exchange> prepare(const client_impl& c, request req) {
     req.headers.set("Proxy-Authorization", where.proxy->authorization);
   }
   try {
-    x->head = serialize_head(req, absolute_form);
+    check_head(req, absolute_form);
   } catch (const keyless::error& e) {
     throw with_context(e, x->what);
   }
-  x->body = std::move(req.body);
   x->head_request = req.method == "HEAD";
   x->idempotent = is_idempotent(req.method);
+  x->absolute_form = absolute_form;
+  x->message = std::move(req);
   x->deadline = after(x->request_timeout);
   return x;
 }
 
-// Takes a connection and runs the exchange up to the response head. A pooled
-// connection that turns out to be dead before any response byte arrived is
-// replaced once by a fresh one, when resending cannot do harm.
-asio::awaitable<lease> start(std::shared_ptr<client_impl> self, std::shared_ptr<const exchange> x) {
+// Takes a connection and runs the exchange up to the response head, or with `body` to the
+// end of the response (appended to it: one strand hop for the whole exchange). A pooled
+// connection that turns out to be dead before any response byte arrived is replaced once by
+// a fresh one, when resending cannot do harm.
+asio::awaitable<lease> start(std::shared_ptr<client_impl> self, std::shared_ptr<const exchange> x,
+                             std::string* body = nullptr) {
   for (int attempt = 0;; ++attempt) {
     pool_grant grant = co_await run_on(self->pool_->strand(),
                                        connection_pool::acquire(self->pool_, x.get(), attempt > 0));
@@ -138,7 +142,14 @@ asio::awaitable<lease> start(std::shared_ptr<client_impl> self, std::shared_ptr<
     ++self->requests_;
     std::shared_ptr<connection> conn = slot.conn();
     try {
-      co_await run_on(conn->strand(), conn->start(x.get()));
+      // Not a ?: inside co_await's operand: g++ 12 destroys such a temporary twice.
+      asio::awaitable<void> exchange_on_conn;
+      if (body) {
+        exchange_on_conn = conn->start_and_read_all(x.get(), body);
+      } else {
+        exchange_on_conn = conn->start(x.get());
+      }
+      co_await run_on(conn->strand(), std::move(exchange_on_conn));
       co_return slot;
     } catch (const keyless::error& e) {
       bool retry = reused && attempt == 0 && conn->failed_before_response() &&
@@ -153,11 +164,9 @@ asio::awaitable<lease> start(std::shared_ptr<client_impl> self, std::shared_ptr<
 
 asio::awaitable<response> send(std::shared_ptr<client_impl> self, request req) {
   std::shared_ptr<const exchange> x = prepare(*self, std::move(req));
-  lease slot = co_await start(self, x);
-  std::shared_ptr<connection> conn = slot.conn();
   response out;
-  co_await run_on(conn->strand(), conn->read_all(x.get(), &out.body));
-  static_cast<response_head&>(out) = conn->head();
+  lease slot = co_await start(self, x, &out.body);
+  static_cast<response_head&>(out) = slot.conn()->head();
   slot.finish(out);
   co_return out;
 }

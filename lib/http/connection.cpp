@@ -23,6 +23,7 @@
 #include "keyless/core/error.hpp"
 #include "keyless/detail/asio_compat.hpp"
 #include "keyless/http/fields.hpp"
+#include "request_writer.hpp"
 
 namespace keyless::http::detail {
 namespace {
@@ -32,6 +33,8 @@ constexpr auto use_tuple = net::as_tuple(asio::use_awaitable);
 
 // One TLS record's worth: a read never returns more than that at once.
 constexpr std::size_t read_buffer_size = 16 * 1024 + 512;
+// A connection keeps its send buffer between requests up to this size.
+constexpr std::size_t max_kept_send_buffer = 64 * 1024;
 
 // "host:port" with IPv6 literals bracketed, as in a CONNECT target or a message.
 std::string authority_of(const std::string& host, std::uint16_t port) {
@@ -375,7 +378,12 @@ asio::awaitable<void> connection::run_start(const exchange* x) {
   failed_before_response_ = false;
   bytes_written_ = 0;
 
-  co_await write(x, x->head, x->body, request_deadline(x), "sending the request");
+  // The head goes into a buffer the connection keeps: a fresh one per request is a large
+  // allocation once a bearer token is in it, which costs malloc several times a small one.
+  send_buffer_.clear();
+  append_head(send_buffer_, x->message, x->absolute_form);
+  co_await write(x, send_buffer_, x->message.body, request_deadline(x), "sending the request");
+  if (send_buffer_.capacity() > max_kept_send_buffer) std::string().swap(send_buffer_);
   for (;;) {
     parse_result r = parse(x, buffered());
     begin_ += r.consumed;
@@ -447,6 +455,11 @@ asio::awaitable<void> connection::read_all(const exchange* x, std::string* out) 
     mark_broken();
     throw;
   }
+}
+
+asio::awaitable<void> connection::start_and_read_all(const exchange* x, std::string* out) {
+  co_await start(x);
+  co_await read_all(x, out);
 }
 
 bool connection::reusable() const noexcept {

@@ -19,6 +19,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "http1_parser.hpp"
+#include "keyless/http/request.hpp"
 #include "keyless/http/response.hpp"
 #include "proxy.hpp"
 #include "run_on.hpp"
@@ -41,8 +42,8 @@ struct route {
 /// Everything one request needs once it is on the wire. Immutable while an exchange runs.
 struct exchange {
   route where;
-  std::string head;  ///< serialised request line and headers
-  std::string body;
+  request message;  ///< checked (detail::check_head); its head is written when it is sent
+  bool absolute_form = false;  ///< request target as a full URL (plain http via a proxy)
   bool head_request = false;
   bool idempotent = false;
   std::string user_agent;  ///< also sent with CONNECT
@@ -76,6 +77,8 @@ class connection : public std::enable_shared_from_this<connection> {
   asio::awaitable<std::optional<std::string_view>> read_body(const exchange* x);
   /// The rest of the body appended to `out`.
   asio::awaitable<void> read_all(const exchange* x, std::string* out);
+  /// start() then read_all(): a whole exchange in one visit to the strand.
+  asio::awaitable<void> start_and_read_all(const exchange* x, std::string* out);
 
   /// The head of the response being read.
   const response_head& head() const noexcept { return parser_.head(); }
@@ -135,6 +138,7 @@ class connection : public std::enable_shared_from_this<connection> {
   std::shared_ptr<asio::ssl::context> tls_context_;
   asio::ip::tcp::socket socket_;  // until TLS takes it over
   std::optional<tls_stream> tls_;
+  std::string send_buffer_;  // the request head; its capacity is kept between requests
   asio::steady_timer timer_;
   std::uint64_t timer_generation_ = 0;
   bool armed_ = false;

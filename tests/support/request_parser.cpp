@@ -204,13 +204,14 @@ std::size_t request_parser::feed(std::string_view data) {
           return used;
         }
         used += end + 4 - before;
-        std::string head = buffer_.substr(0, end + 2);  // keep the last line's CRLF
-        buffer_.clear();
-        if (head.size() > limits_.max_head_bytes) {
+        if (end + 2 > limits_.max_head_bytes) {
           fail("request head too large", true);
           return used;
         }
-        parse_head(head);
+        // Parsed in place (keeping the last line's CRLF); the buffer keeps its capacity for
+        // the connection's next request.
+        parse_head(std::string_view(buffer_).substr(0, end + 2));
+        buffer_.clear();
         break;
       }
       case state::body_length: {
