@@ -128,8 +128,12 @@ std::shared_ptr<const exchange> prepare(const client_impl& c, request req) {
 asio::awaitable<lease> start(std::shared_ptr<client_impl> self, std::shared_ptr<const exchange> x,
                              std::string* body = nullptr) {
   for (int attempt = 0;; ++attempt) {
-    pool_grant grant = co_await run_on(self->pool_->strand(),
-                                       connection_pool::acquire(self->pool_, x.get(), attempt > 0));
+    pool_grant grant;
+    if (auto free_now = self->pool_->try_acquire(x.get(), attempt > 0)) {
+      grant = std::move(*free_now);
+    } else {
+      grant = co_await connection_pool::acquire(self->pool_, x.get(), attempt > 0);
+    }
     bool reused = grant.conn != nullptr;
     lease slot(self->pool_, x->where.pool_key, std::move(grant.conn));
     if (reused) {

@@ -84,6 +84,10 @@ connection::deadline connection::earliest(deadline phase, const exchange* x) {
 }
 
 void connection::arm(const deadline& d) {
+  // Sending a request and reading its response share one deadline: the timer set for the
+  // first step stays for the next, saving a cancel and a timer reprogramming per request.
+  if (armed_ && !timer_fired_ && armed_at_ == d.at) return;
+  armed_at_ = d.at;
   timer_fired_ = false;
   armed_ = true;
   timer_.expires_at(d.at);
@@ -103,6 +107,11 @@ void connection::arm(const deadline& d) {
 void connection::disarm() noexcept {
   armed_ = false;
   timer_.cancel();
+}
+
+void connection::give_up() noexcept {
+  disarm();
+  mark_broken();
 }
 
 void connection::mark_broken() noexcept {
@@ -329,7 +338,6 @@ asio::awaitable<void> connection::write(const exchange* x, std::string_view head
   } else {
     std::tie(ec, n) = co_await asio::async_write(socket_, buffers, use_tuple);
   }
-  disarm();
   bytes_written_ += n;
   if (ec) {
     if (!response_started_ && is_connection_loss(ec)) failed_before_response_ = true;
@@ -349,7 +357,6 @@ asio::awaitable<bool> connection::fill(const exchange* x, const deadline& d,
   } else {
     std::tie(ec, n) = co_await socket_.async_read_some(asio::buffer(buffer_), use_tuple);
   }
-  disarm();
   if (n > 0) {
     end_ = n;
     response_started_ = true;
@@ -408,9 +415,10 @@ asio::awaitable<void> connection::start(const exchange* x) {
   try {
     co_await run_start(x);
   } catch (...) {
-    mark_broken();
+    give_up();
     throw;
   }
+  disarm();  // a stream's body is read at its reader's pace, each read with its own deadline
 }
 
 asio::awaitable<std::optional<std::string_view>> connection::next_piece(const exchange* x) {
@@ -440,26 +448,26 @@ asio::awaitable<std::optional<std::string_view>> connection::next_piece(const ex
 }
 
 asio::awaitable<std::optional<std::string_view>> connection::read_body(const exchange* x) {
+  std::optional<std::string_view> piece;
   try {
-    co_return co_await next_piece(x);
+    piece = co_await next_piece(x);
   } catch (...) {
-    mark_broken();
+    give_up();
     throw;
   }
-}
-
-asio::awaitable<void> connection::read_all(const exchange* x, std::string* out) {
-  try {
-    while (auto piece = co_await next_piece(x)) out->append(*piece);
-  } catch (...) {
-    mark_broken();
-    throw;
-  }
+  disarm();
+  co_return piece;
 }
 
 asio::awaitable<void> connection::start_and_read_all(const exchange* x, std::string* out) {
-  co_await start(x);
-  co_await read_all(x, out);
+  try {
+    co_await run_start(x);
+    while (auto piece = co_await next_piece(x)) out->append(*piece);
+  } catch (...) {
+    give_up();
+    throw;
+  }
+  disarm();
 }
 
 bool connection::reusable() const noexcept {

@@ -58,7 +58,7 @@ struct exchange {
 };
 
 /// A connection. Its I/O runs on strand(); between exchanges it belongs to the pool, which may
-/// look at it (looks_alive) and close it from the pool's strand.
+/// look at it (looks_alive) and close it, from any thread under the pool's mutex.
 class connection : public std::enable_shared_from_this<connection> {
  public:
   connection(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls);
@@ -75,9 +75,7 @@ class connection : public std::enable_shared_from_this<connection> {
   asio::awaitable<void> start(const exchange* x);
   /// The next piece of the body, or nothing at its end. Failures as start().
   asio::awaitable<std::optional<std::string_view>> read_body(const exchange* x);
-  /// The rest of the body appended to `out`.
-  asio::awaitable<void> read_all(const exchange* x, std::string* out);
-  /// start() then read_all(): a whole exchange in one visit to the strand.
+  /// start(), then the whole body appended to `out`: an exchange in one visit to the strand.
   asio::awaitable<void> start_and_read_all(const exchange* x, std::string* out);
 
   /// The head of the response being read.
@@ -93,7 +91,7 @@ class connection : public std::enable_shared_from_this<connection> {
   /// The response ended and the connection may carry another request.
   bool reusable() const noexcept;
 
-  // --- while idle, on the pool's strand ---
+  // --- while idle, under the pool's mutex ---
 
   /// Neither closed by the peer nor holding unexpected bytes (a non-blocking peek).
   bool looks_alive() const noexcept;
@@ -112,6 +110,8 @@ class connection : public std::enable_shared_from_this<connection> {
   asio::ip::tcp::socket& lowest() noexcept;
   void arm(const deadline& d);
   void disarm() noexcept;
+  // An exchange failed: no timer left running, the connection closed for good.
+  void give_up() noexcept;
   [[noreturn]] void fail(const exchange* x, std::error_code ec, const deadline& d,
                          std::string_view doing);
 
@@ -142,6 +142,7 @@ class connection : public std::enable_shared_from_this<connection> {
   asio::steady_timer timer_;
   std::uint64_t timer_generation_ = 0;
   bool armed_ = false;
+  steady_clock::time_point armed_at_{};
   bool timer_fired_ = false;
 
   std::vector<char> buffer_;

@@ -15,12 +15,12 @@
 
 namespace keyless::http::detail {
 
-/// A caller parked in acquire(): it sleeps on `timer` (expiring at its deadline) and is woken
-/// by cancel() once `grant` is set.
+/// A caller parked in acquire(): it sleeps on `timer` (expiring at its deadline, touched on
+/// the strand only) and is woken by a cancel posted to the strand once `granted` is set.
 struct connection_pool::waiter {
   explicit waiter(const strand_type& strand) : timer(strand) {}
   asio::steady_timer timer;
-  std::optional<pool_grant> grant;
+  std::optional<pool_grant> granted;  // under mutex_
 };
 
 connection_pool::connection_pool(asio::any_io_executor executor, pool_options options,
@@ -53,48 +53,70 @@ void connection_pool::sweep(keyless::clock::time_point now) {
   }
 }
 
+void connection_pool::grant(const std::shared_ptr<waiter>& w, pool_grant g) {
+  w->granted = std::move(g);
+  asio::post(strand_, [w] { w->timer.cancel(); });
+}
+
 void connection_pool::hand_free_slot(origin& o) {
   while (!o.waiters.empty() && o.open < cap()) {
-    waiter* w = o.waiters.front();
+    std::shared_ptr<waiter> w = std::move(o.waiters.front());
     o.waiters.pop_front();
     ++o.open;
-    w->grant = pool_grant{};
-    w->timer.cancel();
+    grant(w, pool_grant{});
   }
+}
+
+std::optional<pool_grant> connection_pool::take_now(origin& o, bool fresh) {
+  if (!o.waiters.empty()) return std::nullopt;  // first come, first served
+  if (!fresh) {
+    while (!o.idle.empty()) {
+      idle_entry e = std::move(o.idle.back());
+      o.idle.pop_back();
+      if (e.conn->looks_alive()) return pool_grant{std::move(e.conn)};
+      e.conn->close();
+      --o.open;
+    }
+  } else if (!o.idle.empty() && o.open >= cap()) {
+    // Make room for the fresh connection with the least recently used idle one.
+    o.idle.front().conn->close();
+    o.idle.erase(o.idle.begin());
+    --o.open;
+  }
+  if (o.open < cap()) {
+    ++o.open;
+    return pool_grant{};
+  }
+  return std::nullopt;
+}
+
+std::optional<pool_grant> connection_pool::try_acquire(const exchange* x, bool fresh) {
+  std::lock_guard lock(mutex_);
+  sweep(clock_->now());
+  return take_now(origins_[x->where.pool_key], fresh);
 }
 
 asio::awaitable<pool_grant> connection_pool::acquire(std::shared_ptr<connection_pool> self,
                                                      const exchange* x, bool fresh) {
-  self->sweep(self->clock_->now());
-  const std::string& key = x->where.pool_key;
-  origin& o = self->origins_[key];
-  if (o.waiters.empty()) {
-    if (!fresh) {
-      while (!o.idle.empty()) {
-        idle_entry e = std::move(o.idle.back());
-        o.idle.pop_back();
-        if (e.conn->looks_alive()) co_return pool_grant{std::move(e.conn)};
-        e.conn->close();
-        --o.open;
-      }
-    } else if (!o.idle.empty() && o.open >= self->cap()) {
-      // Make room for the fresh connection with the least recently used idle one.
-      o.idle.front().conn->close();
-      o.idle.erase(o.idle.begin());
-      --o.open;
-    }
-    if (o.open < self->cap()) {
-      ++o.open;
-      co_return pool_grant{};
-    }
-  }
+  co_return co_await run_on(self->strand_, wait_for_slot(self, x, fresh));
+}
 
-  waiter w(self->strand_);
-  w.timer.expires_at(x->deadline);
-  o.waiters.push_back(&w);
-  auto [ec] = co_await w.timer.async_wait(net::as_tuple(asio::use_awaitable));
-  if (w.grant) {
-    pool_grant grant = std::move(*w.grant);
+asio::awaitable<pool_grant> connection_pool::wait_for_slot(std::shared_ptr<connection_pool> self,
+                                                           const exchange* x, bool fresh) {
+  const std::string& key = x->where.pool_key;
+  auto w = std::make_shared<waiter>(self->strand_);
+  {
+    std::lock_guard lock(self->mutex_);
+    self->sweep(self->clock_->now());
+    origin& o = self->origins_[key];
+    if (auto now = self->take_now(o, fresh)) co_return std::move(*now);
+    w->timer.expires_at(x->deadline);
+    o.waiters.push_back(w);
+  }
+  auto [ec] = co_await w->timer.async_wait(net::as_tuple(asio::use_awaitable));
+  std::lock_guard lock(self->mutex_);
+  if (w->granted) {
+    pool_grant grant = std::move(*w->granted);
     if (fresh && grant.conn) {
       grant.conn->close();  // the slot stays ours: a new connection takes its place
       grant.conn.reset();
@@ -102,7 +124,7 @@ asio::awaitable<pool_grant> connection_pool::acquire(std::shared_ptr<connection_
     co_return grant;
   }
   origin& mine = self->origins_[key];
-  mine.waiters.erase(std::find(mine.waiters.begin(), mine.waiters.end(), &w));
+  mine.waiters.erase(std::find(mine.waiters.begin(), mine.waiters.end(), w));
   if (ec) throw asio::system_error(asio::error::operation_aborted);
   throw keyless::error(
       errc::timeout,
@@ -113,20 +135,13 @@ asio::awaitable<pool_grant> connection_pool::acquire(std::shared_ptr<connection_
 
 void connection_pool::release(const std::string& key, std::shared_ptr<connection> conn,
                               std::optional<keyless::clock::time_point> keep_until) {
-  asio::post(strand_, [self = shared_from_this(), key, conn = std::move(conn), keep_until] {
-    self->release_on_strand(key, std::move(conn), keep_until);
-  });
-}
-
-void connection_pool::release_on_strand(const std::string& key, std::shared_ptr<connection> conn,
-                                        std::optional<keyless::clock::time_point> keep_until) {
+  std::lock_guard lock(mutex_);
   origin& o = origins_[key];
   if (conn && keep_until && !closed_) {
     if (!o.waiters.empty()) {
-      waiter* w = o.waiters.front();
+      std::shared_ptr<waiter> w = std::move(o.waiters.front());
       o.waiters.pop_front();
-      w->grant = pool_grant{std::move(conn)};
-      w->timer.cancel();
+      grant(w, pool_grant{std::move(conn)});
     } else {
       o.idle.push_back({std::move(conn), *keep_until});
     }
@@ -139,15 +154,14 @@ void connection_pool::release_on_strand(const std::string& key, std::shared_ptr<
 }
 
 void connection_pool::shutdown() {
-  asio::post(strand_, [self = shared_from_this()] {
-    self->closed_ = true;
-    for (auto& [key, o] : self->origins_) {
-      for (auto& e : o.idle) e.conn->close();
-      o.open -= o.idle.size();
-      o.idle.clear();
-      self->hand_free_slot(o);
-    }
-  });
+  std::lock_guard lock(mutex_);
+  closed_ = true;
+  for (auto& [key, o] : origins_) {
+    for (auto& e : o.idle) e.conn->close();
+    o.open -= o.idle.size();
+    o.idle.clear();
+    hand_free_slot(o);
+  }
 }
 
 }  // namespace keyless::http::detail
