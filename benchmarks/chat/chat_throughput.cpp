@@ -14,7 +14,7 @@
 //   build/benchmarks/chat/bench_chat_throughput [requests_per_round=2000] [rounds=8] [parts=all]
 //                                               [concurrencies=1,64,256] [auth=both]
 //
-// parts: "all", or any of "completions", "memory", "streaming" joined by commas.
+// parts: "all", or any of "completions", "memory", "streaming", "floor" joined by commas.
 // auth: "both", "api_key" or "keyless" (one side alone is for profiling it, e.g. under perf).
 
 #include <pthread.h>
@@ -48,6 +48,8 @@
 #include "keyless/identity/token_cache.hpp"
 #include "keyless/identity/token_credential.hpp"
 #include "keyless/openai/chat_client.hpp"
+#include "round_trip_floor.hpp"
+#include "thread_cpu.hpp"
 
 // ---- per-thread heap accounting -------------------------------------------------------------
 // glibc supports replacing malloc; these forward to its own implementation and keep a
@@ -116,6 +118,8 @@ namespace {
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 namespace kl = keyless;
+using kl::bench::pin_to_cpu;
+using kl::bench::thread_cpu_us;
 
 constexpr std::string_view scope = "https://cognitiveservices.azure.com/.default";
 constexpr std::string_view resource_key = "bench-resource-key-0123456789abcdef";
@@ -142,23 +146,6 @@ class fake_credential final : public kl::identity::token_credential {
  private:
   asio::any_io_executor ex_;
 };
-
-// Client and server each keep a CPU of their own (on a machine with two or more): threads that
-// migrate between the two CPUs, or briefly share one, made rounds differ by ±10 %.
-void pin_to_cpu(int cpu) {
-  if (std::thread::hardware_concurrency() < 2) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
-
-double thread_cpu_us() {
-  rusage u{};
-  getrusage(RUSAGE_THREAD, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e6 +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-}
 
 double clock_cpu_us(clockid_t id) {
   timespec ts{};
@@ -402,6 +389,17 @@ int main(int argc, char** argv) {
 
   asio::io_context io(1);
   auto credential = std::make_shared<fake_credential>(io.get_executor());
+
+  // ---- the kernel's floor at concurrency 1 ----------------------------------------------------
+  if (part("floor")) {
+    const auto floor = kl::bench::measure_round_trip_floor(20000, 1);
+    std::printf(
+        "# floor at concurrency 1: one byte over loopback TCP to a thread that sends it back "
+        "(no HTTP, TLS or JSON)\n");
+    std::printf("%14s %16s %16s\n", "round_trips/s", "sender_cpu_us", "echo_cpu_us");
+    std::printf("%14.0f %16.2f %16.2f\n\n", floor.round_trips_per_s, floor.sender_cpu_us,
+                floor.echo_cpu_us);
+  }
 
   // ---- completions: throughput, latency, CPU ------------------------------------------------
   std::printf(

@@ -541,6 +541,8 @@ class reader {
       filter_category category;
       category.name.assign(name);
       filter_category_object(value, cp, category);
+      // Azure sends four to eight categories: one allocation instead of a vector growing.
+      if (out.categories.capacity() == 0) out.categories.reserve(8);
       out.categories.push_back(std::move(category));
     });
   }
