@@ -170,7 +170,7 @@ asio::awaitable<response> send(std::shared_ptr<client_impl> self, request req) {
   std::shared_ptr<const exchange> x = prepare(*self, std::move(req));
   response out;
   lease slot = co_await start(self, x, &out.body);
-  static_cast<response_head&>(out) = slot.conn()->head();
+  static_cast<response_head&>(out) = slot.conn()->take_head();
   slot.finish(out);
   co_return out;
 }

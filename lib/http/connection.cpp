@@ -61,7 +61,7 @@ std::string describe(std::error_code ec) {
 
 connection::connection(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls)
     : executor_(executor),
-      strand_(asio::make_strand(executor)),
+      strand_(make_serial(executor)),
       tls_context_(std::move(tls)),
       socket_(executor),
       timer_(strand_) {}

@@ -80,6 +80,8 @@ class connection : public std::enable_shared_from_this<connection> {
 
   /// The head of the response being read.
   const response_head& head() const noexcept { return parser_.head(); }
+  /// Moves the head out, once the response was read to its end.
+  response_head take_head() noexcept { return parser_.take_head(); }
 
   // --- after an exchange, from whoever awaited it ---
 

@@ -25,7 +25,7 @@ struct connection_pool::waiter {
 
 connection_pool::connection_pool(asio::any_io_executor executor, pool_options options,
                                  std::shared_ptr<const keyless::clock> clock)
-    : strand_(asio::make_strand(executor)), options_(options), clock_(std::move(clock)) {}
+    : strand_(make_serial(executor)), options_(options), clock_(std::move(clock)) {}
 
 std::size_t connection_pool::cap() const noexcept {
   return std::max<std::size_t>(1, options_.max_connections_per_origin);

@@ -133,12 +133,13 @@ void response_parser::reset(bool request_was_head) {
   line_.clear();
 }
 
-void response_parser::clear_head_state() noexcept {
+void response_parser::clear_head_state() {
   // clear() rather than assignment keeps the capacity for the next response.
   head_.status = 0;
   head_.reason.clear();
   head_.version_minor = 1;
   head_.headers.clear();
+  head_.headers.reserve(16);  // a typical response's headers, without the vector growing
   has_content_length_ = false;
   has_transfer_encoding_ = false;
   transfer_coding_other_ = false;

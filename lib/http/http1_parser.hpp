@@ -60,6 +60,8 @@ class response_parser {
   parse_result feed_eof();
 
   const response_head& head() const noexcept { return head_; }
+  /// Moves the head out (after head_done, once nobody needs head() any more).
+  response_head take_head() noexcept { return std::move(head_); }
   bool head_done() const noexcept;
   bool done() const noexcept;
   /// After message_done: may the connection carry another request?
@@ -88,7 +90,7 @@ class response_parser {
   void parse_header_line(std::string_view line, bool trailer);
   std::optional<parse_event> end_of_head();
   void parse_chunk_size(std::string_view line);
-  void clear_head_state() noexcept;
+  void clear_head_state();
 
   parser_limits limits_;
   response_head head_;

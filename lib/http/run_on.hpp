@@ -12,6 +12,8 @@
 #include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/dispatch.hpp>
+#include <asio/io_context.hpp>
+#include <asio/prefer.hpp>
 #include <asio/strand.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
@@ -20,7 +22,20 @@
 
 namespace keyless::http::detail {
 
-using strand_type = asio::strand<asio::any_io_executor>;
+/// A strand, type-erased. Over an io_context's own executor when the given one is that: a
+/// strand of the concrete executor fits any_io_executor's inline storage, while a strand of an
+/// any_io_executor does not, and every copy of it (Asio copies executors several times per
+/// operation) would allocate.
+using strand_type = asio::any_io_executor;
+
+inline strand_type make_serial(const asio::any_io_executor& executor) {
+  using plain = asio::io_context::executor_type;
+  using tracked =
+      decltype(asio::prefer(std::declval<plain>(), asio::execution::outstanding_work.tracked));
+  if (const auto* io = executor.target<plain>()) return asio::make_strand(*io);
+  if (const auto* io = executor.target<tracked>()) return asio::make_strand(*io);
+  return asio::make_strand(executor);
+}
 
 /// co_awaits `op` running on `strand`. The caller's cancellation reaches `op` on the strand:
 /// Asio 1.22's co_spawn would emit it on whatever thread the caller's signal fires on, racing

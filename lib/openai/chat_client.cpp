@@ -200,6 +200,7 @@ http::request make_request(const chat_client::impl& c, std::string body, bool st
   http::request r;
   r.method = "POST";
   r.target = c.target;
+  r.headers.reserve(6);  // these three, the credential, User-Agent: no growing on the way
   r.headers.add("Content-Type", "application/json");
   r.headers.add("Accept", stream ? "text/event-stream" : "application/json");
   r.headers.add(std::string(client_request_id_header), client_request_id);

@@ -848,12 +848,29 @@ chat_chunk chat_parser::parse_chunk(std::string_view data) {
   return reader(what).chunk(doc);
 }
 
+namespace {
+
+// A parser per thread, so its buffers are reused rather than allocated for every document;
+// a rare huge document gets a parser of its own, so no thread keeps that much memory.
+template <typename Parse>
+auto with_thread_parser(std::string_view json, Parse parse) {
+  constexpr std::size_t reuse_up_to = 256 * 1024;
+  if (json.size() > reuse_up_to) {
+    chat_parser own;
+    return parse(own);
+  }
+  thread_local chat_parser parser;
+  return parse(parser);
+}
+
+}  // namespace
+
 chat_completion parse_chat_completion(std::string_view body) {
-  return chat_parser().parse_completion(body);
+  return with_thread_parser(body, [&](chat_parser& p) { return p.parse_completion(body); });
 }
 
 chat_chunk parse_chat_chunk(std::string_view data) {
-  return chat_parser().parse_chunk(data);
+  return with_thread_parser(data, [&](chat_parser& p) { return p.parse_chunk(data); });
 }
 
 }  // namespace keyless::openai

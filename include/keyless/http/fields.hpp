@@ -24,6 +24,8 @@ class fields {
   std::optional<std::string_view> find(std::string_view name) const noexcept;
   bool contains(std::string_view name) const noexcept { return find(name).has_value(); }
   void clear() noexcept { items_.clear(); }
+  /// Room for `n` fields without growing.
+  void reserve(std::size_t n) { items_.reserve(n); }
 
   const_iterator begin() const noexcept { return items_.begin(); }
   const_iterator end() const noexcept { return items_.end(); }
