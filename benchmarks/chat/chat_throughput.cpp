@@ -402,13 +402,15 @@ int main(int argc, char** argv) {
   }
 
   // ---- completions: throughput, latency, CPU ------------------------------------------------
-  std::printf(
-      "# chat completions, %zu requests x %zu rounds per row; client and server on separate "
-      "threads\n",
-      per_round, rounds);
-  std::printf("%-12s %-8s %10s %10s %10s %14s %14s  %s\n", "concurrency", "auth", "req/s", "p50_us",
-              "p99_us", "client_cpu_us", "server_cpu_us",
-              "keyless/api_key req/s: median of rounds [lowest..highest]");
+  if (part("completions")) {
+    std::printf(
+        "# chat completions, %zu requests x %zu rounds per row; client and server on separate "
+        "threads\n",
+        per_round, rounds);
+    std::printf("%-12s %-8s %10s %10s %10s %14s %14s  %s\n", "concurrency", "auth", "req/s",
+                "p50_us", "p99_us", "client_cpu_us", "server_cpu_us",
+                "keyless/api_key req/s: median of rounds [lowest..highest]");
+  }
   for (int concurrency : concurrencies) {
     if (!part("completions")) break;
     const std::size_t connections = static_cast<std::size_t>(std::min(concurrency, 64));
@@ -470,8 +472,11 @@ int main(int argc, char** argv) {
 
   // ---- memory per in-flight request ---------------------------------------------------------
 #if KEYLESS_BENCH_HEAP_COUNTING
-  std::printf("# client heap per in-flight request (256 in flight; the fake answers after 1 s)\n");
-  std::printf("%-12s %-8s %14s\n", "connections", "auth", "bytes/request");
+  if (part("memory")) {
+    std::printf(
+        "# client heap per in-flight request (256 in flight; the fake answers after 1 s)\n");
+    std::printf("%-12s %-8s %14s\n", "connections", "auth", "bytes/request");
+  }
   for (std::size_t connections : {std::size_t{64}, std::size_t{256}}) {
     if (!part("memory")) break;
     for (bool keyless : {false, true}) {
@@ -487,7 +492,7 @@ int main(int argc, char** argv) {
       kl::testing::run_until_idle(io);
     }
   }
-  std::printf("\n");
+  if (part("memory")) std::printf("\n");
 #else
   std::printf("# heap per in-flight request: not measured under a sanitizer\n\n");
 #endif
