@@ -9,7 +9,9 @@
 
 #include "io_helpers.hpp"
 #include "keyless/identity/default_azure_credential.hpp"
+#include "loopback_client.hpp"
 #include "loopback_server.hpp"
+#include "temp_dir.hpp"
 #include "test_pki.hpp"
 
 #ifndef KEYLESS_FAKES_DIR
@@ -25,20 +27,8 @@ using keyless::identity::default_azure_credential_options;
 using keyless::identity::environment_map;
 using keyless::identity::token_request;
 
-// A loopback port with nothing listening: connecting is refused at once.
-std::uint16_t closed_port(asio::io_context& io) {
-  asio::ip::tcp::acceptor a(io, {asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
-
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "keyless-dac-XXXXXX").string();
-    path = mkdtemp(pattern.data());
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-};
+using keyless::testing::closed_port;
+using keyless::testing::temp_dir;
 
 struct dac_fixture {
   asio::io_context io;
@@ -48,11 +38,11 @@ struct dac_fixture {
   // identity endpoint that refuses connections, and an `az` that is logged in.
   default_azure_credential_options laptop() {
     default_azure_credential_options o;
-    o.environment = environment_map{{"AZURE_POD_IDENTITY_AUTHORITY_HOST",
-                                     "http://127.0.0.1:" + std::to_string(closed_port(io))}};
+    o.environment = environment_map{
+        {"AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:" + std::to_string(closed_port())}};
     o.azure_cli_path = std::string(KEYLESS_FAKES_DIR) + "/az";
     o.azure_developer_cli_path = std::string(KEYLESS_FAKES_DIR) + "/azd";
-    o.cli_environment = {{"FAKE_CLI_RECORD_DIR", record.path.string()},
+    o.cli_environment = {{"FAKE_CLI_RECORD_DIR", record.path().string()},
                          {"FAKE_CLI_STDOUT",
                           R"({"accessToken":"cli-token","expiresOn":"2099-01-01 00:00:00.000000",)"
                           R"("expires_on":4070908800,"tenant":"t","tokenType":"Bearer"})"}};
@@ -60,12 +50,12 @@ struct dac_fixture {
     return o;
   }
 
-  bool cli_ran() const { return std::filesystem::exists(record.path / "argv"); }
+  bool cli_ran() const { return std::filesystem::exists(record.path() / "argv"); }
 
   // How many times the fake az was started (the fake logs each start's first argument:
   // "account" for az, "auth" for azd).
   int az_starts() const {
-    std::ifstream in(record.path / "starts");
+    std::ifstream in(record.path() / "starts");
     int starts = 0;
     for (std::string line; std::getline(in, line);) starts += line == "account" ? 1 : 0;
     return starts;

@@ -41,32 +41,6 @@ program_result run_keyless(const std::vector<std::string>& args, const environme
   return run_program(keyless_path(), args, env, limit);
 }
 
-temp_dir::temp_dir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base && *base ? base : "/tmp") + "/keyless-cli-test-XXXXXX";
-  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = pattern;
-}
-
-temp_dir::~temp_dir() {
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
-}
-
-std::string temp_dir::write(const std::string& name, const std::string& content) const {
-  const auto file = (path_ / name).string();
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  out << content;
-  if (!out) throw std::runtime_error("cannot write " + file);
-  return file;
-}
-
-std::uint16_t closed_port() {
-  asio::io_context io;
-  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
-  return acceptor.local_endpoint().port();
-}
-
 world::world(testing::fake_openai_options openai) : work_(io_.get_executor()) {
   ca_file_ = dir_.write("ca.pem", testing::test_pki::shared().ca_certificate_pem());
   token_file_ = dir_.write("federated-token", std::string(federated_token) + "\n");

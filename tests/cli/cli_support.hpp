@@ -19,6 +19,8 @@
 #include "fake_entra.hpp"
 #include "fake_managed_identity.hpp"
 #include "fake_openai.hpp"
+#include "loopback_client.hpp"
+#include "temp_dir.hpp"
 
 namespace keyless::cli_test {
 
@@ -45,24 +47,9 @@ program_result run_program(const std::string& program, const std::vector<std::st
 program_result run_keyless(const std::vector<std::string>& args, const environment& env,
                            std::chrono::milliseconds limit = std::chrono::seconds(60));
 
-/// A private temporary directory, removed with its contents.
-class temp_dir {
- public:
-  temp_dir();
-  ~temp_dir();
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const std::filesystem::path& path() const noexcept { return path_; }
-  /// Writes `content` to `name` inside the directory and returns its path.
-  std::string write(const std::string& name, const std::string& content) const;
-
- private:
-  std::filesystem::path path_;
-};
-
-/// A loopback port nothing listens on (bound, then closed): connections are refused, as on a
-/// machine without a managed identity endpoint.
-std::uint16_t closed_port();
+using testing::temp_dir;
+/// Connections to it are refused, as on a machine without a managed identity endpoint.
+using testing::closed_port;
 
 inline constexpr std::string_view tenant_id = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 inline constexpr std::string_view sp_client_id = "11111111-aaaa-4bbb-8ccc-000000000001";

@@ -36,6 +36,7 @@
 #include "keyless/identity/client_secret_credential.hpp"
 #include "keyless/identity/managed_identity_credential.hpp"
 #include "keyless/openai/chat_client.hpp"
+#include "loopback_client.hpp"
 #include "loopback_server.hpp"
 #include "test_pki.hpp"
 
@@ -180,22 +181,6 @@ bool contains(std::string_view text, std::string_view part) {
   return text.find(part) != std::string_view::npos;
 }
 
-keyless::http::client_options trusting(const std::string& ca_pem) {
-  keyless::http::client_options o;
-  o.tls.use_system_trust_store = false;
-  o.tls.ca_pem = ca_pem;
-  o.proxy = keyless::http::proxy_settings{};
-  o.connect_timeout = 5s;
-  o.request_timeout = 10s;
-  return o;
-}
-
-/// A port nothing listens on (bound, then closed again).
-std::uint16_t closed_port(asio::io_context& io) {
-  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
-  return acceptor.local_endpoint().port();
-}
-
 // ---------------------------------------------------------------------------------------------
 // Token endpoint: a scripted HTTPS server in place of Entra ID, so every byte is ours.
 
@@ -219,7 +204,7 @@ outcome token_endpoint(world& w, std::vector<step> steps, ki::retry_options retr
       });
   ki::entra_options o;
   o.authority_host = server.url("");
-  o.http = trusting(kt::test_pki::shared().ca_certificate_pem());
+  o.http = kt::trusting(kt::test_pki::shared().ca_certificate_pem(), 10s);
   o.http.request_timeout = request_timeout;
   o.retry = retry;
   o.clock = w.clock;
@@ -284,7 +269,7 @@ outcome imds(world& w, std::function<void(kt::fake_managed_identity&)> setup,
   o.environment = ki::environment_map{};
   o.imds_endpoint = fake.host();
   o.arc_agent_files = {};
-  o.http = trusting("");
+  o.http = kt::trusting("", 10s);
   o.http.request_timeout = request_timeout;
   o.clock = w.clock;
   outcome r;
@@ -304,7 +289,7 @@ outcome imds_black_hole(world& w) {
   o.environment = ki::environment_map{};
   o.imds_endpoint = "http://127.0.0.1:" + std::to_string(hole.local_endpoint().port());
   o.arc_agent_files = {};
-  o.http = trusting("");
+  o.http = kt::trusting("", 10s);
   o.http.request_timeout = 400ms;
   o.retry = {2, 1s, 10s, 60s};
   o.clock = w.clock;
@@ -350,7 +335,7 @@ outcome openai(world& w, std::vector<kt::openai_fault> faults, openai_call call 
   o.endpoint = fake.endpoint();
   o.deployment = "gpt-4o-mini";
   o.auth = ko::api_key{std::string(api_key)};
-  o.http = trusting(fake.ca_certificate_pem());
+  o.http = kt::trusting(fake.ca_certificate_pem(), 10s);
   o.stream_idle_timeout = call.idle_timeout;
   o.clock = w.clock;
   o.random = [] {
@@ -406,7 +391,7 @@ std::string http_date(const manual_clock& clock, std::chrono::seconds ahead) {
 outcome tls_peer(world& w, kt::server_options so) {
   so.tls = true;
   kt::loopback_server server(w.io.get_executor(), so);
-  keyless::http::client_options o = trusting(kt::test_pki::shared().ca_certificate_pem());
+  keyless::http::client_options o = kt::trusting(kt::test_pki::shared().ca_certificate_pem(), 10s);
   outcome r;
   {
     keyless::http::client client(w.io.get_executor(), o);
@@ -453,8 +438,8 @@ std::vector<fault_case> matrix() {
       {"token endpoint", "connection refused",
        [](world& w) {
          ki::entra_options o;
-         o.authority_host = "https://127.0.0.1:" + std::to_string(closed_port(w.io));
-         o.http = trusting(kt::test_pki::shared().ca_certificate_pem());
+         o.authority_host = "https://127.0.0.1:" + std::to_string(kt::closed_port());
+         o.http = kt::trusting(kt::test_pki::shared().ca_certificate_pem(), 10s);
          o.retry = fast_retries(2);
          o.clock = w.clock;
          o.environment = ki::environment_map{};

@@ -215,7 +215,7 @@ BOOST_AUTO_TEST_CASE(az_is_found_on_the_path_given_to_it) {
   temp_dir bin;
   std::filesystem::create_symlink(fakes_dir() + "/az", bin / "az");
   options.executable = "az";
-  options.environment.emplace_back("PATH", bin.path() + ":/usr/bin:/bin");
+  options.environment.emplace_back("PATH", bin.path().string() + ":/usr/bin:/bin");
   fake("FAKE_CLI_STDOUT", az_output(token_value, 1714979289));
   auto r = get();
   BOOST_TEST_REQUIRE(!r.error, inspect(r).message);

@@ -27,6 +27,7 @@
 #include <ostream>
 
 #include "keyless/core/error.hpp"
+#include "temp_dir.hpp"
 
 namespace keyless {
 // Lets BOOST_TEST print errc values in failure messages.
@@ -41,28 +42,7 @@ inline std::string fakes_dir() {
   return KEYLESS_FAKES_DIR;
 }
 
-/// A fresh directory under $TMPDIR (or /tmp), removed with its contents.
-class temp_dir {
- public:
-  temp_dir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base && *base ? base : "/tmp") + "/keyless-cli-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using keyless::testing::temp_dir;
 
 inline std::optional<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -131,7 +131,7 @@ BOOST_AUTO_TEST_CASE(programs_are_found_on_the_effective_path_skipping_relative_
   std::filesystem::create_symlink(fakes_dir() + "/az", bin / "az");
   d::process_options options;
   options.program = "az";
-  options.environment.emplace_back("PATH", "relative/dir::" + bin.path());
+  options.environment.emplace_back("PATH", "relative/dir::" + bin.path().string());
   BOOST_TEST(*d::find_program(options) == bin / "az");
 
   // "." and "" name the current directory: never searched.

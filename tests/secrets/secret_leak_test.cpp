@@ -40,7 +40,9 @@
 #include "keyless/identity/managed_identity_credential.hpp"
 #include "keyless/identity/workload_identity_credential.hpp"
 #include "keyless/openai/chat_client.hpp"
+#include "loopback_client.hpp"
 #include "loopback_server.hpp"
+#include "temp_dir.hpp"
 #include "test_pki.hpp"
 
 namespace {
@@ -133,33 +135,6 @@ struct log_capture {
   ~log_capture() { keyless::set_log_sink({}); }
 };
 
-keyless::http::client_options trusting(const std::string& ca_pem) {
-  keyless::http::client_options o;
-  o.tls.use_system_trust_store = false;
-  o.tls.ca_pem = ca_pem;
-  o.proxy = keyless::http::proxy_settings{};
-  o.connect_timeout = 5s;
-  o.request_timeout = 10s;
-  return o;
-}
-
-class temp_dir {
- public:
-  temp_dir() {
-    std::string p = (std::filesystem::temp_directory_path() / "keyless-secrets-XXXXXX").string();
-    if (::mkdtemp(p.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = p;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::filesystem::path operator/(std::string_view name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
-
 void write_file(const std::filesystem::path& p, std::string_view text) {
   std::ofstream(p, std::ios::binary) << text;
 }
@@ -248,7 +223,7 @@ struct entra_fixture : fixture {
   Options options() {
     Options o;
     o.authority_host = entra.authority();
-    o.http = trusting(entra.ca_certificate_pem());
+    o.http = kt::trusting(entra.ca_certificate_pem(), 10s);
     o.clock = clock;
     o.environment = ki::environment_map{};
     o.retry.max_retries = 1;
@@ -299,7 +274,7 @@ BOOST_FIXTURE_TEST_CASE(client_certificate_assertions_never_appear, entra_fixtur
 }
 
 BOOST_FIXTURE_TEST_CASE(workload_identity_never_shows_the_federated_token, entra_fixture) {
-  temp_dir dir;
+  kt::temp_dir dir("keyless-secrets");
   write_file(dir / "token", federated);
   auto o = options<ki::workload_identity_options>();
   o.tenant_id = std::string(tenant);
@@ -335,7 +310,7 @@ BOOST_FIXTURE_TEST_CASE(a_token_endpoint_echoing_tokens_in_bad_bodies_is_not_rep
   });
   ki::entra_options o;
   o.authority_host = server.url("");
-  o.http = trusting(kt::test_pki::shared().ca_certificate_pem());
+  o.http = kt::trusting(kt::test_pki::shared().ca_certificate_pem(), 10s);
   o.clock = clock;
   o.environment = ki::environment_map{};
   ki::client_secret_credential cred(io.get_executor(), std::string(tenant), std::string(client_id),
@@ -356,7 +331,7 @@ BOOST_FIXTURE_TEST_CASE(managed_identity_never_shows_its_header_secret_or_token,
   o.environment = ki::environment_map{{"IDENTITY_ENDPOINT", fake.endpoint()},
                                       {"IDENTITY_HEADER", std::string(identity_header)}};
   o.arc_agent_files = {};
-  o.http = trusting("");
+  o.http = kt::trusting("", 10s);
   o.clock = clock;
   o.retry.max_retries = 1;
   ki::managed_identity_credential good(io.get_executor(), o);
@@ -376,7 +351,7 @@ BOOST_FIXTURE_TEST_CASE(managed_identity_never_shows_its_header_secret_or_token,
 }
 
 BOOST_FIXTURE_TEST_CASE(the_chain_aggregate_error_holds_no_secret, entra_fixture) {
-  temp_dir dir;
+  kt::temp_dir dir("keyless-secrets");
   std::vector<ki::chain_source> sources;
   sources.push_back({std::make_shared<ki::client_secret_credential>(
       io.get_executor(), std::string(tenant), std::string(client_id), std::string(wrong_secret),
@@ -442,7 +417,7 @@ BOOST_FIXTURE_TEST_CASE(chat_errors_never_show_the_api_key_or_the_bearer_token, 
     o.endpoint = fake.endpoint();
     o.deployment = "gpt-4o-mini";
     o.auth = std::move(auth);
-    o.http = trusting(fake.ca_certificate_pem());
+    o.http = kt::trusting(fake.ca_certificate_pem(), 10s);
     o.clock = clock;
     o.max_retries = 1;
     o.stream_idle_timeout = 2s;
@@ -489,7 +464,7 @@ BOOST_FIXTURE_TEST_CASE(chat_errors_never_show_the_api_key_or_the_bearer_token, 
   entra.add_app(app);
   ki::entra_options eo;
   eo.authority_host = entra.authority();
-  eo.http = trusting(entra.ca_certificate_pem());
+  eo.http = kt::trusting(entra.ca_certificate_pem(), 10s);
   eo.environment = ki::environment_map{};
   auto cred = std::make_shared<ki::client_secret_credential>(io.get_executor(), std::string(tenant),
                                                              std::string(client_id),

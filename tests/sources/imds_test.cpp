@@ -39,11 +39,6 @@ const fake_mi_identity user_identity{"0aa1b2c3-0000-4000-8000-0000000000u1",
                                      "/subscriptions/s/resourcegroups/g/providers/"
                                      "Microsoft.ManagedIdentity/userAssignedIdentities/app-id"};
 
-std::uint16_t closed_port(asio::io_context& io) {
-  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
-  return acceptor.local_endpoint().port();  // closed again when the acceptor goes
-}
-
 struct fixture {
   asio::io_context io;
   std::shared_ptr<keyless::manual_clock> clock = std::make_shared<keyless::manual_clock>();
@@ -240,7 +235,7 @@ BOOST_FIXTURE_TEST_CASE(other_refusals_are_authentication_failures, fixture) {
 
 BOOST_FIXTURE_TEST_CASE(the_probe_reports_a_closed_port_as_unavailable_quickly, fixture) {
   auto o = options();
-  o.imds_endpoint = "http://127.0.0.1:" + std::to_string(closed_port(io));
+  o.imds_endpoint = "http://127.0.0.1:" + std::to_string(closed_port());
   o.probe = true;
   managed_identity_credential cred(io.get_executor(), o);
   const auto wall = std::chrono::steady_clock::now();
@@ -274,7 +269,7 @@ BOOST_FIXTURE_TEST_CASE(the_probe_reports_an_endpoint_that_never_answers_as_unav
 BOOST_FIXTURE_TEST_CASE(without_the_probe_a_closed_port_is_retried_then_a_connection_error,
                         fixture) {
   auto o = options();
-  o.imds_endpoint = "http://127.0.0.1:" + std::to_string(closed_port(io));
+  o.imds_endpoint = "http://127.0.0.1:" + std::to_string(closed_port());
   managed_identity_credential cred(io.get_executor(), o);
   const auto start = clock->now();
   auto f = fail(cred);
@@ -326,7 +321,7 @@ BOOST_FIXTURE_TEST_CASE(exactly_one_scope_is_required, fixture) {
 BOOST_FIXTURE_TEST_CASE(identity_requests_never_go_through_a_proxy, fixture) {
   auto o = options();
   keyless::http::proxy_settings proxy;
-  proxy.http_proxy = "http://127.0.0.1:" + std::to_string(closed_port(io));
+  proxy.http_proxy = "http://127.0.0.1:" + std::to_string(closed_port());
   proxy.https_proxy = proxy.http_proxy;
   o.http.proxy = proxy;
   managed_identity_credential cred(io.get_executor(), o);

@@ -19,21 +19,15 @@
 #include "keyless/core/clock.hpp"
 #include "keyless/core/error.hpp"
 #include "keyless/http/client_options.hpp"
+#include "loopback_client.hpp"
+#include "temp_dir.hpp"
 
 namespace sources_test {
 
 using namespace std::chrono_literals;
 
-/// Client options that trust the fakes' CA only and never use a proxy from the environment.
-inline keyless::http::client_options trusting(const std::string& ca_pem) {
-  keyless::http::client_options o;
-  o.tls.use_system_trust_store = false;
-  o.tls.ca_pem = ca_pem;
-  o.proxy = keyless::http::proxy_settings{};
-  o.connect_timeout = 5s;
-  o.request_timeout = 20s;
-  return o;
-}
+using keyless::testing::closed_port;
+using keyless::testing::trusting;  // requests time out after 20 s
 
 /// What a failed operation threw.
 struct failure {
@@ -102,27 +96,7 @@ inline bool contains(std::string_view text, std::string_view part) {
 }
 
 /// A fresh directory under the system temp dir, removed with its contents on destruction.
-class temp_dir {
- public:
-  temp_dir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "keyless-sources-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  const std::filesystem::path& path() const noexcept { return path_; }
-  std::filesystem::path operator/(std::string_view name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
+using keyless::testing::temp_dir;
 
 inline void write_file(const std::filesystem::path& path, std::string_view content) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

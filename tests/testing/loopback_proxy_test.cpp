@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "io_helpers.hpp"
+#include "loopback_client.hpp"
 #include "loopback_proxy.hpp"
 #include "loopback_server.hpp"
 #include "raw_client.hpp"
@@ -36,12 +37,6 @@ asio::awaitable<raw::response> open_tunnel(tcp::socket& socket, std::string targ
   // Nothing may follow a 200: the next bytes belong to the tunnel. (Refusals carry a body.)
   if (response.status == 200) BOOST_TEST(pending.empty());
   co_return response;
-}
-
-// Reserves a port with nothing listening on it.
-std::uint16_t closed_port(asio::io_context& io) {
-  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
-  return acceptor.local_endpoint().port();
 }
 
 }  // namespace
@@ -135,7 +130,7 @@ BOOST_AUTO_TEST_CASE(targets_off_loopback_are_refused_without_dialling) {
 BOOST_AUTO_TEST_CASE(an_unreachable_target_gets_502_and_garbage_gets_400) {
   asio::io_context io;
   loopback_proxy proxy(io.get_executor());
-  auto port = closed_port(io);
+  auto port = keyless::testing::closed_port();
   run_sync(io, [&]() -> asio::awaitable<void> {
     auto socket = co_await raw::connect(proxy.port());
     std::string pending;
