@@ -364,6 +364,10 @@ int main(int argc, char** argv) {
   const std::vector<int> concurrencies =
       argc > 4 ? int_list(argv[4]) : std::vector<int>{1, 64, 256};
   const std::string auth = argc > 5 ? argv[5] : "both";
+  if (auth != "both" && auth != "api_key" && auth != "keyless") {
+    std::fprintf(stderr, "auth: expected both, api_key or keyless, got \"%s\"\n", auth.c_str());
+    return 2;
+  }
   const bool run_key = auth != "keyless";
   const bool run_token = auth != "api_key";
   auto part = [&parts](std::string_view name) {

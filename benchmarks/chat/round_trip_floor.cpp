@@ -6,8 +6,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
-#include <stdexcept>
+#include <string>
+#include <system_error>
 #include <thread>
 
 #include "thread_cpu.hpp"
@@ -16,7 +18,10 @@ namespace keyless::bench {
 namespace {
 
 int checked(int result, const char* what) {
-  if (result < 0) throw std::runtime_error(std::string("round trip floor: ") + what + " failed");
+  if (result < 0) {
+    throw std::system_error(errno, std::generic_category(),
+                            std::string("round trip floor: ") + what);
+  }
   return result;
 }
 

@@ -42,7 +42,8 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
   /// meet another stale one).
   std::optional<pool_grant> try_acquire(const exchange* x, bool fresh);
 
-  /// try_acquire(), else waits (FIFO) for a slot until `x->deadline`. Throws
+  /// For a caller try_acquire() turned away: takes a slot freed since, else waits (FIFO) for
+  /// one until `x->deadline`. Throws
   /// keyless::error(timeout) at the deadline, asio::system_error(operation_aborted) when
   /// cancelled.
   static asio::awaitable<pool_grant> acquire(std::shared_ptr<connection_pool> self,

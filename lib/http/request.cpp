@@ -213,7 +213,7 @@ void append_head(std::string& out, const request& req, bool absolute_form) {
 std::string serialize_head(const request& req, bool absolute_form) {
   detail::check_head(req, absolute_form);
   std::string out;
-  std::size_t size = req.method.size() + req.target.to_string().size() + 64;
+  std::size_t size = req.method.size() + req.target.target.size() + req.target.host.size() + 64;
   for (const auto& [name, value] : req.headers) size += name.size() + value.size() + 4;
   out.reserve(size);
   detail::append_head(out, req, absolute_form);

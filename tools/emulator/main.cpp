@@ -295,8 +295,9 @@ int run(const emulator_options& options) {
       identity.server().stop();
       entra.server().stop();
     });
-    // The servers record every request for tests to inspect; here nobody reads the records,
-    // so they are dropped now and then, keeping memory flat and secrets out of it.
+    // The identity servers record every request for tests to inspect (Azure OpenAI's is told
+    // not to); here nobody reads the records, so they are dropped now and then, keeping memory
+    // flat and secrets out of it.
     std::function<void()> forget_records = [&] {
       forget_timer.expires_after(record_lifetime);
       forget_timer.async_wait([&](std::error_code error) {
