@@ -403,10 +403,10 @@ asio::awaitable<void> connection::run_start(const exchange* x) {
           errc::connection_failed,
           fmt::format("{}: the server closed the connection before responding", x->what));
     }
-    parse_eof(x);  // throws: the head is incomplete
+    parse_eof(x);  // throws connection_failed naming where the head was cut
     mark_broken();
     throw keyless::error(
-        errc::malformed_response,
+        errc::connection_failed,
         fmt::format("{}: the connection closed inside the response head", x->what));
   }
 }

@@ -27,13 +27,4 @@ inline keyless::error with_context(const keyless::error& e, std::string_view con
   return keyless::error(e.code(), message, e.details());
 }
 
-/// Whether `e` says the peer closed the connection before the end of a response (the
-/// parser's "connection closed before ..." errors). It is reported as malformed_response,
-/// but for an idempotent request it is a transport failure worth another try.
-inline bool is_cut_short(const keyless::error& e) {
-  return e.code() == make_error_code(errc::malformed_response) &&
-         std::string_view(e.what()).find("malformed HTTP response: connection closed before") !=
-             std::string_view::npos;
-}
-
 }  // namespace keyless::http::detail

@@ -83,6 +83,10 @@ std::string excerpt(std::string_view raw) {
   throw keyless::error(errc::malformed_response, "malformed HTTP response: " + what);
 }
 
+[[noreturn]] void cut_short(const std::string& what) {
+  throw keyless::error(errc::connection_failed, what);
+}
+
 [[noreturn]] void too_large(const std::string& what) {
   throw keyless::error(errc::limit_exceeded, what);
 }
@@ -253,8 +257,9 @@ parse_result response_parser::feed(std::string_view input) {
   }
 }
 
-// http/error_text.hpp's is_cut_short() recognises the "connection closed before" errors
-// below (a response cut short is worth retrying); keep their wording.
+// A peer that closes before the end of the message is a failed connection, not a malformed
+// response: what arrived parsed, there just was not all of it. The message says where the
+// response was cut, so a log tells a dropped body from a dropped head.
 parse_result response_parser::feed_eof() {
   switch (state_) {
     case state::body_eof:
@@ -263,23 +268,37 @@ parse_result response_parser::feed_eof() {
     case state::complete:
       return {parse_event::message_done, 0, {}};
     case state::status_line:
-      if (head_bytes_ == 0 && line_.empty()) {
-        malformed("connection closed before any response byte arrived");
-      }
-      malformed("connection closed before the end of the response head");
     case state::header_line:
-      malformed("connection closed before the end of the response head");
+      if (head_bytes_ == 0 && line_.empty()) {
+        cut_short("connection closed before any response byte arrived");
+      }
+      cut_short(
+          fmt::format("connection closed before the end of the response head (after {} bytes)",
+                      head_bytes_ + line_.size()));
     case state::body_length:
-      malformed(fmt::format("connection closed before the end of the body ({} of {} bytes)",
+      cut_short(fmt::format("connection closed before the end of the body ({} of {} bytes)",
                             body_bytes_, body_bytes_ + remaining_));
     case state::chunk_size:
+      cut_short(fmt::format(
+          "connection closed before the end of the chunked body (after {} bytes, {})", body_bytes_,
+          line_.empty() ? "at a chunk boundary" : "inside a chunk size line"));
     case state::chunk_data:
+      cut_short(fmt::format(
+          "connection closed before the end of the chunked body (after {} bytes, {} short of "
+          "the end of a chunk)",
+          body_bytes_, remaining_));
     case state::chunk_data_end:
-      malformed("connection closed before the end of the chunked body");
+      cut_short(fmt::format(
+          "connection closed before the end of the chunked body (after {} bytes, before the "
+          "CRLF ending a chunk)",
+          body_bytes_));
     case state::trailer_line:
-      malformed("connection closed before the end of the chunked body's trailers");
+      cut_short(fmt::format(
+          "connection closed before the end of the chunked body's trailers (after all {} bytes "
+          "of the body)",
+          body_bytes_));
   }
-  malformed("connection closed in an unknown parser state");
+  cut_short("connection closed in an unknown parser state");
 }
 
 std::optional<parse_event> response_parser::on_line(std::string_view line) {

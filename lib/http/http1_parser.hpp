@@ -31,7 +31,8 @@ struct parse_result {
 };
 
 /// One response at a time. Failures throw keyless::error: malformed_response
-/// (naming what was malformed) or limit_exceeded (naming the limit). After a
+/// (naming what was malformed), limit_exceeded (naming the limit), or from
+/// feed_eof connection_failed (naming where the response was cut). After a
 /// throw the parser must be reset() before it is used again.
 ///
 /// Typical loop: feed the bytes read so far; act on the event; drop
@@ -55,8 +56,9 @@ class response_parser {
   parse_result feed(std::string_view input);
 
   /// The peer closed the connection. Completes a close-delimited body
-  /// (returns message_done); anywhere else throws malformed_response
-  /// ("connection closed before the end of the ...").
+  /// (returns message_done); anywhere else the response was cut short and it
+  /// throws connection_failed saying where ("connection closed before the end
+  /// of the body (120 of 300 bytes)").
   parse_result feed_eof();
 
   const response_head& head() const noexcept { return head_; }

@@ -8,7 +8,6 @@
 #include <simdjson.h>
 
 #include "core/logging.hpp"
-#include "http/error_text.hpp"
 #include "identity/expiry_parse.hpp"
 #include "identity/token_response.hpp"
 #include "json/reader.hpp"
@@ -344,8 +343,7 @@ bool is_transient_status(int status) noexcept {
 }
 
 bool is_transient_failure(const keyless::error& e) noexcept {
-  return e.code() == errc::timeout || e.code() == errc::connection_failed ||
-         http::detail::is_cut_short(e);
+  return e.code() == errc::timeout || e.code() == errc::connection_failed;
 }
 
 std::chrono::milliseconds backoff_delay(const retry_options& options, int retry) noexcept {

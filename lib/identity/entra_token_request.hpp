@@ -91,8 +91,9 @@ inline diagnostics with_hint(std::string hint) {
 /// 408, 429 and 5xx except 501 and 505 (which will not change on a retry).
 bool is_transient_status(int status) noexcept;
 
-/// Failures worth another try: timeouts, failed connections, and responses the peer cut
-/// short (token requests may be sent again).
+/// Failures worth another try: timeouts and failed connections, which include a response
+/// the peer cut short (token requests may be sent again). A response that does not parse
+/// (malformed_response) is not: the same service would send it again.
 bool is_transient_failure(const keyless::error& e) noexcept;
 
 /// initial_delay × 2^retry, at most max_delay.

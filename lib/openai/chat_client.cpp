@@ -127,12 +127,12 @@ bool is_success(int status) {
 }
 
 // Failures of the exchange itself, retried like the openai SDKs retry their transport
-// errors: a refused or reset connection, a timeout, and a response cut short or not HTTP
-// at all (a connection dropped mid-body surfaces as a malformed response).
+// errors: a refused or reset connection, a response the peer cut short (both
+// connection_failed) and a timeout. A response that is not HTTP (malformed_response) is
+// not: whatever sent it would send it again. For a stream this covers only the exchange up
+// to the response head; once its body has started a stream is never sent again.
 bool is_connection_error(const std::error_code& code) {
-  return code == make_error_code(errc::connection_failed) ||
-         code == make_error_code(errc::timeout) ||
-         code == make_error_code(errc::malformed_response);
+  return code == make_error_code(errc::connection_failed) || code == make_error_code(errc::timeout);
 }
 
 bool is_retryable_status(int status) {

@@ -31,6 +31,10 @@ std::string received(const chat_stream_state& s) {
                      bytes == 1 ? "" : "s");
 }
 
+constexpr const char* closed_early_hint =
+    "the service or a proxy closed the stream early; the partial reply is in "
+    "chat_stream::accumulated()";
+
 error with_stream_context(const keyless::error& e, const chat_stream_state& s) {
   diagnostics d = e.details();
   if (d.request_id.empty()) d.request_id = s.request_id;
@@ -48,8 +52,14 @@ error with_stream_context(const keyless::error& e, const chat_stream_state& s) {
           s.idle_timeout.count());
     }
   }
-  if (s.chunks > 0 && d.hint.empty()) {
-    d.hint = "the partial reply is in chat_stream::accumulated()";
+  if (d.hint.empty()) {
+    // A connection that dropped mid-chunk is the same event as a body ending before [DONE]
+    // (ended_early), so it gets the same hint.
+    if (e.code() == make_error_code(errc::connection_failed)) {
+      d.hint = closed_early_hint;
+    } else if (s.chunks > 0) {
+      d.hint = "the partial reply is in chat_stream::accumulated()";
+    }
   }
   return error(e.code(), message, std::move(d));
 }
@@ -57,9 +67,7 @@ error with_stream_context(const keyless::error& e, const chat_stream_state& s) {
 error ended_early(const chat_stream_state& s) {
   diagnostics d;
   d.request_id = s.request_id;
-  d.hint =
-      "the service or a proxy closed the stream early; the partial reply is in "
-      "chat_stream::accumulated()";
+  d.hint = closed_early_hint;
   const char* where = s.decoder.has_partial_event() ? " in the middle of an event" : "";
   return error(errc::connection_failed,
                fmt::format("Azure OpenAI stream from {} ended{} without [DONE] after {}: "

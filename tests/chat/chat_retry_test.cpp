@@ -25,6 +25,13 @@ void expect_sleep(chat_fixture& f, std::chrono::milliseconds delay) {
   run_until(f.io, [&] { return f.fake.requests() == requests + 1; });
 }
 
+// A fault that answers with `r` as scripted (raw bytes, a drop, ...).
+fault scripted(testing::scripted_response r) {
+  fault f = fault::of(fault::kind::scripted);
+  f.response = std::move(r);
+  return f;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(chat_retry)
@@ -148,6 +155,57 @@ BOOST_FIXTURE_TEST_CASE(a_connection_reset_mid_response_is_retried_and_recovers,
   BOOST_TEST(!call->failure);
   BOOST_TEST(call->value->choices.at(0).message.content.value_or("") ==
              "Hello! How can I help you today?");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_completion_cut_short_every_time_is_retried_then_a_failed_connection,
+                        chat_fixture) {
+  fake.enqueue(fault::of(fault::kind::reset_mid_response), 3);
+  openai::chat_client chat(io.get_executor(), key_options());
+  auto call = spawn_call(io, chat.complete(hello_request()));
+  expect_sleep(*this, 500ms);
+  expect_sleep(*this, 1000ms);
+  run_until(io, [&] { return call->done; });
+  auto e = call->error();
+  BOOST_TEST(e.code() == make_error_code(errc::connection_failed), e.what());
+  BOOST_TEST(contains(e.what(), "connection closed before the end of the body ("), e.what());
+  BOOST_TEST(contains(e.what(), "not retried: gave up after 2 retries"), e.what());
+  BOOST_TEST(fake.requests() == 3u);
+  BOOST_TEST(chat.stats().retries == 2u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_response_that_is_not_http_is_malformed_and_not_retried, chat_fixture) {
+  fake.enqueue(scripted(testing::scripted_response::garbage("SSH-2.0-OpenSSH_9.2\r\n")));
+  openai::chat_client chat(io.get_executor(), key_options());
+  auto e = failure_of(io, chat.complete(hello_request()));
+  BOOST_TEST(e.code() == make_error_code(errc::malformed_response), e.what());
+  BOOST_TEST(contains(e.what(), "does not start with \"HTTP/\""), e.what());
+  BOOST_TEST(fake.requests() == 1u);
+  BOOST_TEST(chat.stats().retries == 0u);
+  BOOST_TEST(clock->sleepers() == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_stream_whose_head_is_cut_short_is_retried_as_no_body_had_started,
+                        chat_fixture) {
+  testing::scripted_response cut =
+      testing::scripted_response::garbage("HTTP/1.1 200 OK\r\nContent-Type: text/event-str");
+  fake.enqueue(scripted(cut));
+  openai::chat_client chat(io.get_executor(), key_options());
+  auto call = spawn_call(io, chat.stream(hello_request()));
+  expect_sleep(*this, 500ms);
+  run_until(io, [&] { return call->done; });
+  BOOST_REQUIRE(!call->failure);
+  openai::chat_stream s = std::move(*call->value);
+  auto drained = spawn_call(io, [](openai::chat_stream& st) -> asio::awaitable<std::size_t> {
+    std::size_t n = 0;
+    while (co_await st.next()) ++n;
+    co_return n;
+  }(s));
+  run_until(io, [&] { return drained->done; });
+  BOOST_REQUIRE(!drained->failure);
+  BOOST_TEST(s.accumulated().choices.at(0).message.content.value_or("") ==
+             "Hello! How can I help you today?");
+  BOOST_TEST(fake.requests() == 2u);
+  BOOST_TEST(chat.stats().retries == 1u);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_500_then_success_recovers, chat_fixture) {

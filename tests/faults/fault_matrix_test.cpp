@@ -452,7 +452,7 @@ std::vector<fault_case> matrix() {
                [=](world& w) {
                  return token_endpoint(w, {raw_then_close(partial_token_head)}, fast_retries(1));
                },
-               fails(errc::malformed_response,
+               fails(errc::connection_failed,
                      {"connection closed before the end of the body", "2 attempts"})});
   m.push_back({"token endpoint", "reset after the headers once, then a token",
                [=](world& w) {
@@ -564,14 +564,14 @@ std::vector<fault_case> matrix() {
        [](world& w) {
          return openai(w, {kt::openai_fault::of(kind::reset_mid_response)}, streaming());
        },
-       fails(errc::malformed_response,
+       fails(errc::connection_failed,
              {"broke after 2 chunks", "connection closed before the end of the chunked body"})});
   m.push_back(
       {"Azure OpenAI", "stream with a truncated chunked body",
        [](world& w) {
          return openai(w, {kt::openai_fault::of(kind::truncated_chunked_body)}, streaming());
        },
-       fails(errc::malformed_response,
+       fails(errc::connection_failed,
              {"broke after 2 chunks", "connection closed before the end of the chunked body"})});
   m.push_back({"Azure OpenAI", "stream that stalls",
                [](world& w) {

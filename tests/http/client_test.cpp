@@ -243,24 +243,74 @@ BOOST_FIXTURE_TEST_CASE(one_thousand_concurrent_requests_share_a_sixteen_connect
   BOOST_TEST(pooled.stats().connections_opened <= 16u);
 }
 
-BOOST_FIXTURE_TEST_CASE(the_server_closing_mid_body_is_an_error, https_fixture) {
+// A peer closing before the end of a response is a failed connection (what arrived parsed),
+// and the message says where the response was cut.
+BOOST_FIXTURE_TEST_CASE(the_server_closing_inside_the_head_is_a_failed_connection, http_fixture) {
   server.set_handler([](recorded_request, responder& r) -> asio::awaitable<void> {
-    co_await r.write_raw("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part");
+    co_await r.write_raw("HTTP/1.1 200 OK\r\nContent-Len");
     r.close();
   });
   keyless::error e = expect_error(io, http.send(make_request(server.url("/cut"))));
-  BOOST_TEST(e.code() == make_error_code(errc::malformed_response));
-  BOOST_TEST(contains(e.what(), "GET https://127.0.0.1"));
-  BOOST_TEST(contains(e.what(), "closed"));
+  BOOST_TEST(e.code() == make_error_code(errc::connection_failed), e.what());
+  BOOST_TEST(contains(e.what(), "GET http://127.0.0.1"), e.what());
+  BOOST_TEST(
+      contains(e.what(), "connection closed before the end of the response head (after 28 bytes)"),
+      e.what());
+  BOOST_TEST(!contains(e.what(), "malformed"), e.what());
+  BOOST_TEST(server.requests_seen() == 1u);  // begun answering: not a stale connection to retry
 }
 
-BOOST_FIXTURE_TEST_CASE(the_server_closing_mid_chunk_is_an_error, http_fixture) {
+BOOST_FIXTURE_TEST_CASE(the_server_closing_mid_body_is_a_failed_connection, https_fixture) {
   server.set_handler([](recorded_request, responder& r) -> asio::awaitable<void> {
-    co_await r.write_raw("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc");
+    co_await r.write_raw("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part");
+    r.close();  // no TLS close_notify either
+  });
+  keyless::error e = expect_error(io, http.send(make_request(server.url("/cut"))));
+  BOOST_TEST(e.code() == make_error_code(errc::connection_failed), e.what());
+  BOOST_TEST(contains(e.what(), "GET https://127.0.0.1"), e.what());
+  BOOST_TEST(contains(e.what(), "connection closed before the end of the body (9 of 100 bytes)"),
+             e.what());
+  // The connection is gone, not pooled: the next request gets a fresh one.
+  server.set_handler([](recorded_request, responder& r) -> asio::awaitable<void> {
+    co_await r.respond(200, "whole");
+  });
+  BOOST_TEST(get("/next").body == "whole");
+  BOOST_TEST(server.connections_accepted() == 2u);
+}
+
+BOOST_FIXTURE_TEST_CASE(the_server_closing_mid_chunk_is_a_failed_connection, http_fixture) {
+  server.set_handler([](recorded_request, responder& r) -> asio::awaitable<void> {
+    co_await r.write_raw(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n10\r\nabc");
     r.close();
   });
   keyless::error e = expect_error(io, http.send(make_request(server.url("/cut"))));
-  BOOST_TEST(e.code() == make_error_code(errc::malformed_response));
+  BOOST_TEST(e.code() == make_error_code(errc::connection_failed), e.what());
+  BOOST_TEST(contains(e.what(),
+                      "connection closed before the end of the chunked body (after 8 bytes, 13 "
+                      "short of the end of a chunk)"),
+             e.what());
+}
+
+BOOST_FIXTURE_TEST_CASE(a_streamed_body_cut_short_keeps_what_arrived_and_fails_the_connection,
+                        http_fixture) {
+  server.set_handler([](recorded_request, responder& r) -> asio::awaitable<void> {
+    co_await r.write_raw("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+    r.close();
+  });
+  response_stream s = run_sync(io, http.send_streaming(make_request(server.url("/stream"))));
+  BOOST_TEST(s.status() == 200);
+  std::string received;
+  keyless::error e = expect_error(io, [&]() -> asio::awaitable<void> {
+    while (auto piece = co_await s.read_some()) received.append(*piece);
+  }());
+  BOOST_TEST(received == "hello");
+  BOOST_TEST(e.code() == make_error_code(errc::connection_failed), e.what());
+  BOOST_TEST(contains(e.what(),
+                      "connection closed before the end of the chunked body (after 5 bytes, at "
+                      "a chunk boundary)"),
+             e.what());
+  BOOST_TEST(s.done());
 }
 
 BOOST_FIXTURE_TEST_CASE(a_body_ending_at_close_is_read_and_not_reused, http_fixture) {

@@ -187,6 +187,21 @@ BOOST_AUTO_TEST_CASE(retry_delays_double_up_to_the_cap_and_honour_retry_after) {
   BOOST_TEST(!is_transient_status(404));
 }
 
+BOOST_AUTO_TEST_CASE(transient_failures_are_judged_by_their_code_alone) {
+  using keyless::identity::detail::is_transient_failure;
+  // A response cut short arrives as connection_failed and is worth another try.
+  BOOST_TEST(is_transient_failure(keyless::error(
+      errc::connection_failed,
+      "POST https://login/t: connection closed before the end of the body (9 of 100 bytes)")));
+  BOOST_TEST(is_transient_failure(keyless::error(errc::timeout, "request timeout (30 ms)")));
+  // Bytes that do not parse are not, whatever the message says.
+  BOOST_TEST(!is_transient_failure(
+      keyless::error(errc::malformed_response,
+                     "malformed HTTP response: connection closed before the end of the body")));
+  BOOST_TEST(!is_transient_failure(keyless::error(errc::tls_failed, "handshake failed")));
+  BOOST_TEST(!is_transient_failure(keyless::error(errc::limit_exceeded, "too large")));
+}
+
 BOOST_AUTO_TEST_CASE(redaction_removes_every_occurrence_of_a_secret) {
   using keyless::identity::detail::redact;
   BOOST_TEST(redact("a SECRET b SECRET", "SECRET") == "a <redacted> b <redacted>");

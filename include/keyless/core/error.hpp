@@ -14,9 +14,9 @@ enum class errc {
   credential_unavailable = 1,  ///< the source cannot even try here; a chain skips it
   authentication_failed,       ///< the source tried and the identity service said no
   http_status,                 ///< a service answered with an error status
-  malformed_response,          ///< a peer sent something that does not parse
+  malformed_response,          ///< a peer sent bytes that do not parse
   timeout,                     ///< a deadline passed
-  connection_failed,           ///< resolve / connect / reset / closed early
+  connection_failed,           ///< resolve / connect / reset / closed before a message ended
   tls_failed,                  ///< handshake or certificate verification failed
   limit_exceeded,              ///< a configured size limit was passed
   invalid_argument,            ///< the caller passed something unusable

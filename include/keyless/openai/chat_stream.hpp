@@ -35,9 +35,10 @@ struct chat_stream_state;
 ///
 /// Failures are keyless::error: an `error` event from the service
 /// (errc::http_status with its code and message), a body that ends without
-/// [DONE] or is cut mid-event (errc::connection_failed), no byte for the stream
-/// idle timeout (errc::timeout), a reset connection (errc::connection_failed),
-/// an unparsable chunk (errc::malformed_response). After an error the stream is
+/// [DONE] or is cut mid-event, a connection reset or closed mid-chunk
+/// (errc::connection_failed, the message saying where it was cut), no byte for
+/// the stream idle timeout (errc::timeout), bytes that do not parse as HTTP, an
+/// event or a chunk (errc::malformed_response). After an error the stream is
 /// finished: next() returns an empty optional. A stream is never retried.
 ///
 /// Thread-safety: one operation at a time. Movable; destroying it before the end
