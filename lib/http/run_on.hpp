@@ -2,23 +2,18 @@
 // Runs a coroutine on a strand and resumes the caller on its own executor.
 
 #include <exception>
-#include <memory>
 #include <type_traits>
 #include <utility>
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/bind_cancellation_slot.hpp>
-#include <asio/cancellation_signal.hpp>
-#include <asio/co_spawn.hpp>
-#include <asio/dispatch.hpp>
 #include <asio/io_context.hpp>
 #include <asio/prefer.hpp>
 #include <asio/strand.hpp>
-#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include "keyless/detail/asio_compat.hpp"
+#include "keyless/detail/co_spawn_on.hpp"
 
 namespace keyless::http::detail {
 
@@ -37,26 +32,18 @@ inline strand_type make_serial(const asio::any_io_executor& executor) {
   return asio::make_strand(executor);
 }
 
-/// co_awaits `op` running on `strand`. The caller's cancellation reaches `op` on the strand:
-/// Asio 1.22's co_spawn would emit it on whatever thread the caller's signal fires on, racing
-/// with `op` on a multi-threaded io_context.
+/// co_awaits `op` running on `strand`. The caller's cancellation reaches `op` on the strand
+/// (keyless::detail::co_spawn_on): Asio 1.22's co_spawn would emit it on whatever thread the
+/// caller's signal fires on, racing with `op` on a multi-threaded io_context. A caller whose
+/// slot is not connected pays nothing for that.
 template <typename T>
 asio::awaitable<T> run_on(strand_type strand, asio::awaitable<T> op) {
-  auto forward = std::make_shared<asio::cancellation_signal>();
-  asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
-  asio::cancellation_slot caller = state.slot();
-  if (caller.is_connected()) {
-    // Cleared by the awaitable machinery once the co_spawn below completes.
-    caller.assign([forward, strand](asio::cancellation_type type) {
-      asio::dispatch(strand, [forward, type] { forward->emit(type); });
-    });
-  }
-  auto token = asio::bind_cancellation_slot(forward->slot(), net::as_tuple(asio::use_awaitable));
+  auto token = net::as_tuple(asio::use_awaitable);
   if constexpr (std::is_void_v<T>) {
-    auto [failure] = co_await asio::co_spawn(strand, std::move(op), token);
+    auto [failure] = co_await keyless::detail::co_spawn_on(strand, std::move(op), token);
     if (failure) std::rethrow_exception(failure);
   } else {
-    auto [failure, value] = co_await asio::co_spawn(strand, std::move(op), token);
+    auto [failure, value] = co_await keyless::detail::co_spawn_on(strand, std::move(op), token);
     if (failure) std::rethrow_exception(failure);
     co_return std::move(value);
   }

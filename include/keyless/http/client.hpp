@@ -8,9 +8,9 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/co_spawn.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "keyless/detail/co_spawn_on.hpp"
 #include "keyless/http/client_options.hpp"
 #include "keyless/http/request.hpp"
 #include "keyless/http/response.hpp"
@@ -85,19 +85,20 @@ class client {
   asio::awaitable<response_stream> send_streaming(request req) const;
 
   /// send() for any completion token (callback, use_future, use_awaitable, deferred).
-  /// Completion: void(std::exception_ptr, response).
+  /// Completion: void(std::exception_ptr, response). Cancellation: as send(); it may be
+  /// emitted on any thread and reaches the request on the client's strand.
   template <typename CompletionToken = asio::use_awaitable_t<>>
   auto async_send(request req, CompletionToken&& token = {}) const {
-    return asio::co_spawn(get_executor(), send(std::move(req)),
-                          std::forward<CompletionToken>(token));
+    return keyless::detail::co_spawn_on(get_executor(), send(std::move(req)),
+                                        std::forward<CompletionToken>(token));
   }
 
   /// send_streaming() for any completion token.
-  /// Completion: void(std::exception_ptr, response_stream).
+  /// Completion: void(std::exception_ptr, response_stream). Cancellation: as async_send.
   template <typename CompletionToken = asio::use_awaitable_t<>>
   auto async_send_streaming(request req, CompletionToken&& token = {}) const {
-    return asio::co_spawn(get_executor(), send_streaming(std::move(req)),
-                          std::forward<CompletionToken>(token));
+    return keyless::detail::co_spawn_on(get_executor(), send_streaming(std::move(req)),
+                                        std::forward<CompletionToken>(token));
   }
 
   /// A snapshot of the counters; safe from any thread.

@@ -10,9 +10,9 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/co_spawn.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "keyless/detail/co_spawn_on.hpp"
 #include "keyless/http/fields.hpp"
 #include "keyless/http/response.hpp"
 
@@ -64,10 +64,12 @@ class response_stream {
 
   /// read_some for any completion token; the piece is copied.
   /// Completion: void(std::exception_ptr, std::optional<std::string>), run on get_executor()
-  /// unless the handler has its own executor. Cancellation: as read_some.
+  /// unless the handler has its own executor. Cancellation: as read_some; it may be emitted on
+  /// any thread and reaches the read on get_executor().
   template <typename CompletionToken = asio::use_awaitable_t<>>
   auto async_read_some(CompletionToken&& token = {}) {
-    return asio::co_spawn(get_executor(), read_some_copy(), std::forward<CompletionToken>(token));
+    return keyless::detail::co_spawn_on(get_executor(), read_some_copy(),
+                                        std::forward<CompletionToken>(token));
   }
 
   /// Closes the connection now unless the body has ended; the stream becomes done.

@@ -13,9 +13,9 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/co_spawn.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "keyless/detail/co_spawn_on.hpp"
 #include "keyless/identity/access_token.hpp"
 #include "keyless/identity/token_cache.hpp"
 #include "keyless/identity/token_credential.hpp"
@@ -78,7 +78,8 @@ class bearer_token_provider {
 
   /// The same for any completion token: void(std::exception_ptr, access_token).
   /// `use_awaitable` takes the direct coroutine path above; other tokens go
-  /// through co_spawn on get_executor() and keep the provider's state alive.
+  /// through co_spawn on get_executor() and keep the provider's state alive; their
+  /// cancellation may be emitted on any thread and reaches the call on get_executor().
   template <asio::completion_token_for<signature> CompletionToken>
   auto operator()(CompletionToken&& token) const {
     return get(duration::zero(), std::forward<CompletionToken>(token));
@@ -96,8 +97,8 @@ class bearer_token_provider {
     if constexpr (std::is_same_v<std::decay_t<CompletionToken>, asio::use_awaitable_t<>>) {
       return get(min_valid_for);
     } else {
-      return asio::co_spawn(get_executor(), get_owned(state_, min_valid_for, {}),
-                            std::forward<CompletionToken>(token));
+      return keyless::detail::co_spawn_on(get_executor(), get_owned(state_, min_valid_for, {}),
+                                          std::forward<CompletionToken>(token));
     }
   }
 
@@ -107,8 +108,9 @@ class bearer_token_provider {
   /// Completion and cancellation as for operator().
   template <asio::completion_token_for<signature> CompletionToken = asio::use_awaitable_t<>>
   auto get_with_claims(std::string claims, CompletionToken&& token = {}) const {
-    return asio::co_spawn(get_executor(), get_owned(state_, duration::zero(), std::move(claims)),
-                          std::forward<CompletionToken>(token));
+    return keyless::detail::co_spawn_on(get_executor(),
+                                        get_owned(state_, duration::zero(), std::move(claims)),
+                                        std::forward<CompletionToken>(token));
   }
 
   /// The cached token if it is valid now, else nothing; never waits and never

@@ -6,9 +6,9 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/co_spawn.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "keyless/detail/co_spawn_on.hpp"
 #include "keyless/identity/access_token.hpp"
 #include "keyless/identity/token_request.hpp"
 
@@ -30,11 +30,12 @@ class token_credential {
 
   /// Gets a token for `req`. Completion: void(std::exception_ptr, access_token);
   /// failures are keyless::error (credential_unavailable means "cannot try here").
-  /// Cancellation: terminal; the caller stops waiting.
+  /// Cancellation: terminal; the caller stops waiting. The signal may be emitted on any
+  /// thread: it reaches get_token on get_executor().
   template <asio::completion_token_for<signature> CompletionToken = asio::use_awaitable_t<>>
   auto async_get_token(token_request req, CompletionToken&& token = {}) {
-    return asio::co_spawn(get_executor(), get_token(std::move(req)),
-                          std::forward<CompletionToken>(token));
+    return keyless::detail::co_spawn_on(get_executor(), get_token(std::move(req)),
+                                        std::forward<CompletionToken>(token));
   }
 
   /// The coroutine behind async_get_token, for implementations and composites.

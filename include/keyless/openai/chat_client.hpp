@@ -13,10 +13,10 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/co_spawn.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include "keyless/core/clock.hpp"
+#include "keyless/detail/co_spawn_on.hpp"
 #include "keyless/http/client.hpp"
 #include "keyless/http/client_options.hpp"
 #include "keyless/identity/authority.hpp"
@@ -147,6 +147,7 @@ class chat_client {
   asio::awaitable<chat_completion> complete(chat_request request) const;
 
   /// complete() for any completion token: void(std::exception_ptr, chat_completion).
+  /// A cancellation may be emitted on any thread; it reaches the request on get_executor().
   template <asio::completion_token_for<complete_signature> CompletionToken>
   auto complete(chat_request request, CompletionToken&& token) const {
     return async_complete(std::move(request), std::forward<CompletionToken>(token));
@@ -154,8 +155,8 @@ class chat_client {
   template <
       asio::completion_token_for<complete_signature> CompletionToken = asio::use_awaitable_t<>>
   auto async_complete(chat_request request, CompletionToken&& token = {}) const {
-    return asio::co_spawn(get_executor(), complete(std::move(request)),
-                          std::forward<CompletionToken>(token));
+    return keyless::detail::co_spawn_on(get_executor(), complete(std::move(request)),
+                                        std::forward<CompletionToken>(token));
   }
 
   /// Sends `request` with "stream": true and completes once the service has
@@ -167,14 +168,15 @@ class chat_client {
   asio::awaitable<chat_stream> stream(chat_request request) const;
 
   /// stream() for any completion token: void(std::exception_ptr, chat_stream).
+  /// A cancellation may be emitted on any thread; it reaches the request on get_executor().
   template <asio::completion_token_for<stream_signature> CompletionToken>
   auto stream(chat_request request, CompletionToken&& token) const {
     return async_stream(std::move(request), std::forward<CompletionToken>(token));
   }
   template <asio::completion_token_for<stream_signature> CompletionToken = asio::use_awaitable_t<>>
   auto async_stream(chat_request request, CompletionToken&& token = {}) const {
-    return asio::co_spawn(get_executor(), stream(std::move(request)),
-                          std::forward<CompletionToken>(token));
+    return keyless::detail::co_spawn_on(get_executor(), stream(std::move(request)),
+                                        std::forward<CompletionToken>(token));
   }
 
   /// The URL requests go to (no credentials in it).

@@ -10,9 +10,9 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/co_spawn.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "keyless/detail/co_spawn_on.hpp"
 #include "keyless/http/fields.hpp"
 #include "keyless/openai/chat_types.hpp"
 
@@ -63,10 +63,12 @@ class chat_stream {
 
   /// next() for any completion token. Completion: void(std::exception_ptr,
   /// std::optional<chat_chunk>), run on get_executor() unless the handler has
-  /// its own executor. Keep the stream alive until it completes.
+  /// its own executor. Keep the stream alive until it completes. Cancellation: as
+  /// next(); it may be emitted on any thread and reaches the read on get_executor().
   template <asio::completion_token_for<next_signature> CompletionToken = asio::use_awaitable_t<>>
   auto async_next(CompletionToken&& token = {}) {
-    return asio::co_spawn(get_executor(), next(), std::forward<CompletionToken>(token));
+    return keyless::detail::co_spawn_on(get_executor(), next(),
+                                        std::forward<CompletionToken>(token));
   }
 
   /// Everything received so far folded into one completion (content and
