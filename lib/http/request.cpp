@@ -139,6 +139,31 @@ void check_target(const url& u, std::string_view target) {
   }
 }
 
+void check_field(std::string_view name, std::string_view value, std::string_view body) {
+  if (!is_token(name)) {
+    fail("a header name is empty or contains characters not allowed in a token");
+  }
+  check_value(name, value);
+  if (iequals(name, "transfer-encoding")) {
+    fail("Transfer-Encoding cannot be set: the body is sent whole, with Content-Length");
+  }
+  if (iequals(name, "content-length")) {
+    std::size_t declared = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), declared);
+    if (ec != std::errc{} || end != value.data() + value.size() || declared != body.size()) {
+      fail(fmt::format("Content-Length header does not match the body size ({} bytes)",
+                       body.size()));
+    }
+  }
+}
+
+void append_field(std::string& out, std::string_view name, std::string_view value) {
+  out += name;
+  out += ": ";
+  out += value;
+  out += "\r\n";
+}
+
 bool method_implies_body(std::string_view method) noexcept {
   return method == "POST" || method == "PUT" || method == "PATCH";
 }
@@ -154,22 +179,11 @@ void check_head(const request& req, bool absolute_form) {
   } else {
     check_target(req.target, req.target.target);
   }
-  for (const auto& [name, value] : req.headers) {
-    if (!is_token(name)) {
-      fail("a header name is empty or contains characters not allowed in a token");
-    }
-    check_value(name, value);
-    if (iequals(name, "transfer-encoding")) {
-      fail("Transfer-Encoding cannot be set: the body is sent whole, with Content-Length");
-    }
-    if (iequals(name, "content-length")) {
-      std::size_t declared = 0;
-      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), declared);
-      if (ec != std::errc{} || end != value.data() + value.size() || declared != req.body.size()) {
-        fail(fmt::format("Content-Length header does not match the body size ({} bytes)",
-                         req.body.size()));
-      }
-    }
+  for (const auto& [name, value] : req.headers) check_field(name, value, req.body);
+  if (req.credential) {
+    const auto& [name, value, owner] = *req.credential;
+    if (!owner) fail(fmt::format("shared header \"{}\" has no owner to keep it alive", name));
+    check_field(name, value, req.body);
   }
 }
 
@@ -191,10 +205,10 @@ void append_head(std::string& out, const request& req, bool absolute_form) {
   }
   for (const auto& [name, value] : req.headers) {
     if (iequals(name, "content-length")) continue;  // written below, from the body
-    out += name;
-    out += ": ";
-    out += value;
-    out += "\r\n";
+    append_field(out, name, value);
+  }
+  if (req.credential && !iequals(req.credential->name, "content-length")) {
+    append_field(out, req.credential->name, req.credential->value);
   }
   // POST/PUT/PATCH always state a length: without one, an empty body leaves
   // some servers and proxies waiting for a body or answering 411.
@@ -215,6 +229,7 @@ std::string serialize_head(const request& req, bool absolute_form) {
   std::string out;
   std::size_t size = req.method.size() + req.target.target.size() + req.target.host.size() + 64;
   for (const auto& [name, value] : req.headers) size += name.size() + value.size() + 4;
+  if (req.credential) size += req.credential->name.size() + req.credential->value.size() + 4;
   out.reserve(size);
   detail::append_head(out, req, absolute_form);
   return out;

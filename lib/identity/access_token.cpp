@@ -4,10 +4,31 @@
 
 namespace keyless::identity {
 
+namespace {
+
+std::string with_prefix(std::string_view prefix, std::string_view token) {
+  std::string bytes;
+  bytes.reserve(prefix.size() + token.size());
+  bytes.append(prefix).append(token);
+  return bytes;
+}
+
+}  // namespace
+
 access_token::access_token(std::string token, time_point expires_on, time_point refresh_on)
-    : bytes_(std::make_shared<const std::string>(std::move(token))),
+    : bytes_(std::make_shared<const std::string>(with_prefix(bearer_prefix, token))),
       expires_on_(expires_on),
       refresh_on_(refresh_on == time_point{} ? expires_on : refresh_on) {}
+
+http::shared_field authorization_field(const access_token& token) {
+  static constexpr std::string_view empty_value = access_token::bearer_prefix;
+  if (!token.bytes_) {
+    // Static bytes: a pointer that owns nothing (the aliasing constructor) is enough.
+    return {"Authorization", empty_value,
+            std::shared_ptr<const void>(std::shared_ptr<const void>(), &empty_value)};
+  }
+  return {"Authorization", *token.bytes_, token.bytes_};
+}
 
 std::ostream& operator<<(std::ostream& os, const access_token& t) {
   const auto seconds =

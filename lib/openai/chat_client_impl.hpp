@@ -14,6 +14,7 @@
 
 #include "keyless/core/clock.hpp"
 #include "keyless/http/client.hpp"
+#include "keyless/http/request.hpp"
 #include "keyless/http/response_stream.hpp"
 #include "keyless/http/url.hpp"
 #include "keyless/identity/bearer_token_provider.hpp"
@@ -48,6 +49,7 @@ struct chat_client::impl {
   http::url target;
 
   std::optional<std::string> key;  // api-key header value
+  http::shared_field key_field;    // the api-key header every request shares
   std::optional<identity::bearer_token_provider> tokens;
   std::string scope;  // scopes of `tokens`, space-separated
 

@@ -22,6 +22,26 @@ BOOST_AUTO_TEST_CASE(copies_share_the_token_bytes_instead_of_copying_them) {
   BOOST_TEST((b.expires_on() == expiry));
 }
 
+BOOST_AUTO_TEST_CASE(the_authorization_field_is_a_view_of_the_token_bytes) {
+  access_token a("secret-abc", expiry);
+  const auto field = keyless::identity::authorization_field(a);
+  BOOST_TEST(field.name == "Authorization");
+  BOOST_TEST((field.value == "Bearer secret-abc"));
+  BOOST_TEST(field.value.data() + 7 == a.token().data());  // shared, not copied
+  BOOST_TEST(a.token() == "secret-abc");
+  BOOST_TEST(!a.empty());
+
+  // The field keeps the bytes alive after the token is gone.
+  auto held = keyless::identity::authorization_field(access_token("other-xyz", expiry));
+  BOOST_TEST(held.owner != nullptr);
+  BOOST_TEST((held.value == "Bearer other-xyz"));
+
+  access_token none;
+  BOOST_TEST(none.empty());
+  BOOST_TEST(access_token("", expiry).empty());
+  BOOST_TEST((keyless::identity::authorization_field(none).value == "Bearer "));
+}
+
 BOOST_AUTO_TEST_CASE(streaming_shows_a_redacted_form_never_the_bytes) {
   access_token a("secret-abc", expiry);
   std::ostringstream os;

@@ -3,6 +3,7 @@
 #include "keyless/core/error.hpp"
 #include "keyless/http/request.hpp"
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -158,6 +159,38 @@ BOOST_AUTO_TEST_CASE(each_byte_value_at_each_offset_gets_the_same_verdict) {
       }
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_shared_credential_is_written_after_the_headers_from_its_owner) {
+  auto owner = std::make_shared<const std::string>("Bearer abc.def");
+  auto req = make("POST", "https://r.openai.azure.com/openai/v1/chat/completions");
+  req.headers.add("Content-Type", "application/json");
+  req.credential = http::shared_field{"Authorization", *owner, owner};
+  req.body = "{}";
+  BOOST_TEST(http::serialize_head(req) ==
+             "POST /openai/v1/chat/completions HTTP/1.1\r\n"
+             "Host: r.openai.azure.com\r\n"
+             "Content-Type: application/json\r\n"
+             "Authorization: Bearer abc.def\r\n"
+             "Content-Length: 2\r\n"
+             "\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_shared_credential_is_checked_like_any_header) {
+  auto injected = std::make_shared<const std::string>("SECRET\r\nX-Evil: 1");
+  auto req = make("GET", "http://h/");
+  req.credential = http::shared_field{"api-key", *injected, injected};
+  auto message = serialize_error(req);
+  BOOST_TEST(contains(message, "api-key"));
+  BOOST_TEST(!contains(message, "SECRET"));
+
+  auto fine = std::make_shared<const std::string>("k");
+  req.credential = http::shared_field{"bad name", *fine, fine};
+  BOOST_TEST(contains(serialize_error(req), "not allowed in a token"));
+  req.credential = http::shared_field{"api-key", *fine, nullptr};
+  BOOST_TEST(contains(serialize_error(req), "no owner"));
+  req.credential = http::shared_field{"Transfer-Encoding", "chunked", fine};
+  BOOST_TEST(contains(serialize_error(req), "Transfer-Encoding"));
 }
 
 BOOST_AUTO_TEST_CASE(header_names_that_are_not_tokens_are_refused) {

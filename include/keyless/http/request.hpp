@@ -2,8 +2,10 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "keyless/http/fields.hpp"
 #include "keyless/http/url.hpp"
@@ -21,11 +23,22 @@ struct request_options {
   bool require_https = false;  ///< refuse a plain-http URL with invalid_argument
 };
 
+/// A header field whose bytes a request shares rather than owns: a client's credential
+/// (`api-key`, or `Authorization: Bearer ...`) is the same for thousands of requests, and a
+/// bearer token is most of a request's head, so each request holds a reference, not a copy.
+struct shared_field {
+  std::string_view name;
+  std::string_view value;             ///< valid while `owner` lives
+  std::shared_ptr<const void> owner;  ///< keeps `name` and `value` alive
+};
+
 /// An HTTP/1.1 request. Host, Content-Length and Connection are added when sent.
 struct request {
   std::string method = "GET";
   url target;
   fields headers;
+  /// Written after `headers` and checked like them (see serialize_head).
+  std::optional<shared_field> credential;
   std::string body;
   request_options options;
 };

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "keyless/http/request.hpp"
+
 namespace keyless::identity {
 
 namespace detail {
@@ -31,12 +33,12 @@ class access_token {
 
   /// The bearer value. Empty for a default-constructed token.
   std::string_view token() const noexcept {
-    return bytes_ ? std::string_view(*bytes_) : std::string_view{};
+    return bytes_ ? std::string_view(*bytes_).substr(bearer_prefix.size()) : std::string_view{};
   }
   time_point expires_on() const noexcept { return expires_on_; }
   /// When the issuer suggests refreshing (refresh_in, or half-life of long tokens).
   time_point refresh_on() const noexcept { return refresh_on_; }
-  bool empty() const noexcept { return !bytes_ || bytes_->empty(); }
+  bool empty() const noexcept { return !bytes_ || bytes_->size() == bearer_prefix.size(); }
 
   /// Same token bytes (identity of the shared buffer, then content).
   friend bool operator==(const access_token& a, const access_token& b) noexcept {
@@ -45,11 +47,20 @@ class access_token {
 
  private:
   friend struct detail::access_token_access;
+  friend http::shared_field authorization_field(const access_token& token);
+
+  // The bytes are stored after this prefix, so that the Authorization value of every request
+  // is a view of them, not a copy (authorization_field).
+  static constexpr std::string_view bearer_prefix = "Bearer ";
 
   std::shared_ptr<const std::string> bytes_;
   time_point expires_on_{};
   time_point refresh_on_{};
 };
+
+/// The `Authorization: Bearer <token>` field for `token`, sharing the token's bytes: a request
+/// holds a reference to them, not a copy. An empty token gives the value "Bearer ".
+http::shared_field authorization_field(const access_token& token);
 
 /// Writes "access_token(<redacted>, expires_on=...)"; never the token bytes.
 std::ostream& operator<<(std::ostream& os, const access_token& t);
