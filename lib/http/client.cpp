@@ -140,7 +140,7 @@ asio::awaitable<lease> start(std::shared_ptr<client_impl> self, std::shared_ptr<
       ++self->reused_;
     } else {
       slot.set_conn(
-          std::make_shared<connection>(self->executor_, x->where.tls ? self->tls_.get() : nullptr));
+          std::make_shared<connection>(self->executor_, x->where.tls ? self->tls_ : nullptr));
       ++self->connections_opened_;
     }
     ++self->requests_;
@@ -220,7 +220,7 @@ client_impl::client_impl(asio::any_io_executor executor, client_options options)
     : executor_(std::move(executor)),
       options_(std::move(options)),
       clock_(options_.clock ? options_.clock : keyless::clock::system()),
-      tls_(options_.tls),
+      tls_(make_client_tls_context(options_.tls)),
       proxy_(options_.proxy ? *options_.proxy : proxy_settings::from_environment()),
       pool_(std::make_shared<connection_pool>(executor_, options_.pool, clock_)) {}
 

@@ -9,13 +9,13 @@
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
+#include <asio/ssl/context.hpp>
 
 #include "connection.hpp"
 #include "connection_pool.hpp"
 #include "keyless/http/client.hpp"
 #include "keyless/http/response_stream.hpp"
 #include "proxy.hpp"
-#include "tls_context.hpp"
 
 namespace keyless::http::detail {
 
@@ -26,7 +26,7 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
   asio::any_io_executor executor_;
   client_options options_;
   std::shared_ptr<const keyless::clock> clock_;
-  client_tls_context tls_;  // built by the first https connection
+  std::shared_ptr<asio::ssl::context> tls_;
   proxy_config proxy_;
   std::shared_ptr<connection_pool> pool_;
 

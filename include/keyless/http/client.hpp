@@ -60,9 +60,6 @@ class client {
   /// Completion signature of async_send_streaming.
   using stream_signature = void(std::exception_ptr, response_stream);
 
-  /// Cheap (microseconds): the TLS context, and with it the system trust store, is built by
-  /// the first https connection, so a client that only ever speaks plain http never pays for
-  /// it. CA material given in client_options::tls (ca_file, ca_pem) is read and checked here.
   /// Throws keyless::error(invalid_argument) for an unusable proxy setting and
   /// keyless::error(tls_failed) when a configured CA cannot be loaded.
   explicit client(asio::any_io_executor executor, client_options options = {});

@@ -8,15 +8,11 @@ namespace keyless::http {
 /// SNI and the TLS 1.2 floor are always on; only the trust anchors are configurable.
 struct tls_options {
   /// Load the system trust store (OpenSSL's default paths, which honour the SSL_CERT_FILE and
-  /// SSL_CERT_DIR environment variables). It is loaded by the client's first https connection,
-  /// not when the client is created, and the variables are read then.
+  /// SSL_CERT_DIR environment variables).
   bool use_system_trust_store = true;
-  /// A PEM file of extra trusted CA certificates; empty for none. Read, and refused with
-  /// keyless::error(tls_failed) when unusable, when the client is created.
+  /// A PEM file of extra trusted CA certificates; empty for none.
   std::string ca_file;
   /// Extra trusted CA certificates as PEM text (one or more certificates); empty for none.
-  /// Parsed, and refused with keyless::error(tls_failed) when unusable, when the client is
-  /// created.
   std::string ca_pem;
 
   friend bool operator==(const tls_options&, const tls_options&) = default;
