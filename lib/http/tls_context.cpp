@@ -1,5 +1,10 @@
 #include "tls_context.hpp"
 
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <utility>
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -59,6 +64,38 @@ class peer_verifier {
   throw keyless::error(errc::tls_failed, fmt::format("cannot load {}: {}", what, reason_of(ec)));
 }
 
+struct store_deleter {
+  void operator()(X509_STORE* store) const { X509_STORE_free(store); }
+};
+
+std::string env_or_empty(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? value : "";
+}
+
+// Loading the distribution's bundle parses every certificate in it (~20 ms here), and a
+// default chain builds several clients; so each process loads it once per value of
+// SSL_CERT_FILE / SSL_CERT_DIR and its contexts share that store (OpenSSL locks a store
+// shared between contexts and threads). Returns a new reference.
+X509_STORE* shared_system_store() {
+  static std::mutex mutex;
+  static std::map<std::pair<std::string, std::string>, std::unique_ptr<X509_STORE, store_deleter>>
+      stores;
+  std::pair key{env_or_empty("SSL_CERT_FILE"), env_or_empty("SSL_CERT_DIR")};
+  std::lock_guard lock(mutex);
+  auto found = stores.find(key);
+  if (found == stores.end()) {
+    std::unique_ptr<X509_STORE, store_deleter> store(X509_STORE_new());
+    if (!store) throw keyless::error(errc::tls_failed, "cannot create a certificate store");
+    // A missing store is not an error here: verification then fails with a clear reason.
+    X509_STORE_set_default_paths(store.get());
+    ERR_clear_error();
+    found = stores.emplace(std::move(key), std::move(store)).first;
+  }
+  X509_STORE_up_ref(found->second.get());
+  return found->second.get();
+}
+
 }  // namespace
 
 std::shared_ptr<asio::ssl::context> make_client_tls_context(const tls_options& options) {
@@ -68,9 +105,12 @@ std::shared_ptr<asio::ssl::context> make_client_tls_context(const tls_options& o
   ctx->set_verify_mode(asio::ssl::verify_peer);
 
   std::error_code ec;
-  if (options.use_system_trust_store) {
-    // Reads SSL_CERT_FILE / SSL_CERT_DIR when set, the distribution's bundle otherwise. A
-    // missing store is not an error here: verification then fails with a clear reason.
+  bool adds_own_authorities = !options.ca_file.empty() || !options.ca_pem.empty();
+  if (options.use_system_trust_store && !adds_own_authorities) {
+    // Reads SSL_CERT_FILE / SSL_CERT_DIR when set, the distribution's bundle otherwise.
+    SSL_CTX_set_cert_store(ctx->native_handle(), shared_system_store());
+  } else if (options.use_system_trust_store) {
+    // The shared store must not learn this client's authorities: load a store of its own.
     ctx->set_default_verify_paths(ec);
     ERR_clear_error();
   }

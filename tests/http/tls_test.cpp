@@ -12,6 +12,7 @@
 
 #include <unistd.h>
 
+#include "http/tls_context.hpp"
 #include "http_test_support.hpp"
 #include "keyless/http/client.hpp"
 
@@ -179,6 +180,46 @@ BOOST_AUTO_TEST_CASE(the_system_store_honours_ssl_cert_file) {
     keyless::error e = expect_error(io, http.send(make_request(server.url("/"))));
     check_clean_tls_error(e);
   }
+  std::filesystem::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(clients_share_one_system_store_per_ssl_cert_file) {
+  auto dir = scratch_dir();
+  std::string ca_file = test_pki::shared().write_ca_file(dir).string();
+  tls_options system_only;
+  auto store_of = [](const std::shared_ptr<asio::ssl::context>& ctx) {
+    return SSL_CTX_get_cert_store(ctx->native_handle());
+  };
+  scoped_env env("SSL_CERT_FILE", ca_file);
+  auto first = detail::make_client_tls_context(system_only);
+  auto second = detail::make_client_tls_context(system_only);
+  BOOST_TEST(store_of(first) == store_of(second));
+
+  // A client with authorities of its own gets its own store...
+  tls_options with_ca = system_only;
+  with_ca.ca_pem = test_pki::shared().ca_certificate_pem();
+  BOOST_TEST(store_of(detail::make_client_tls_context(with_ca)) != store_of(first));
+  // ...and another SSL_CERT_FILE another shared store.
+  scoped_env other("SSL_CERT_FILE", (dir / "missing.pem").string());
+  BOOST_TEST(store_of(detail::make_client_tls_context(system_only)) != store_of(first));
+  std::filesystem::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(a_client_s_own_authorities_do_not_reach_the_shared_store) {
+  asio::io_context io;
+  loopback_server server(io.get_executor(), tls_server());
+  auto dir = scratch_dir();
+  scoped_env env("SSL_CERT_FILE", (dir / "missing.pem").string());
+  scoped_env no_dir("SSL_CERT_DIR", (dir / "missing-dir").string());
+  client_options with_ca = test_options();  // trusts the test CA through ca_pem
+  with_ca.tls.use_system_trust_store = true;
+  client trusting(io.get_executor(), with_ca);
+  BOOST_TEST(run_sync(io, trusting.send(make_request(server.url("/")))).body == "ok");
+
+  client_options system_only = with_ca;
+  system_only.tls.ca_pem.clear();
+  client not_trusting(io.get_executor(), system_only);
+  check_clean_tls_error(expect_error(io, not_trusting.send(make_request(server.url("/")))));
   std::filesystem::remove_all(dir);
 }
 
