@@ -113,6 +113,18 @@ BOOST_AUTO_TEST_CASE(without_an_endpoint_it_still_diagnoses_the_identity) {
   BOOST_TEST(w.openai().requests() == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(an_endpoint_that_drops_every_answer_is_explained_as_a_connection_problem) {
+  world w;
+  w.openai().enqueue(testing::openai_fault::of(testing::openai_fault::kind::reset_mid_response),
+                     100);
+  const auto r = run_keyless({"doctor"}, w.with_openai(w.service_principal()));
+  BOOST_TEST(r.exit_code == 1, r.out << r.err);
+  BOOST_TEST(contains(r.out, "FAILED"));
+  BOOST_TEST(contains(r.out, "closed the connection before its answer"));
+  BOOST_TEST(w.openai().requests() >= 1u);
+  check_never_prints_tokens(w, r);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace keyless::cli_test

@@ -194,8 +194,9 @@ std::string explain_request_failure(const inspection& failure, const openai_targ
         "sets it).\n";
   } else if (failure.code == errc::connection_failed || failure.code == errc::timeout) {
     text +=
-        "\nWhy: the endpoint could not be reached. Check the URL, DNS, a proxy (https_proxy,\n"
-        "no_proxy) and the resource's network rules.\n";
+        "\nWhy: the endpoint could not be reached, or it closed the connection before its answer\n"
+        "was complete. Check the URL, DNS, a proxy (https_proxy, no_proxy), a gateway in\n"
+        "between and the resource's network rules.\n";
   }
   return text;
 }
