@@ -7,22 +7,18 @@
 
 #include <fmt/core.h>
 
+#include "core/env_value.hpp"
 #include "keyless/core/error.hpp"
 #include "keyless/http/fields.hpp"
 
 namespace keyless::http {
 namespace {
 
-std::string getenv_string(const char* name) {
-  const char* value = std::getenv(name);
-  return value ? std::string(value) : std::string();
-}
-
 // The lower-case spelling wins, as in curl and Go: it is the older convention,
 // and tools that set both usually agree anyway.
 std::string first_set(const char* lower, const char* upper) {
-  std::string value = getenv_string(lower);
-  return value.empty() ? getenv_string(upper) : value;
+  std::string value = keyless::detail::env_value(lower);
+  return value.empty() ? keyless::detail::env_value(upper) : value;
 }
 
 std::string_view trim(std::string_view s) noexcept {
@@ -70,11 +66,11 @@ std::string base64(std::string_view bytes) {
 proxy_settings proxy_settings::from_environment() {
   proxy_settings settings;
   settings.https_proxy = first_set("https_proxy", "HTTPS_PROXY");
-  settings.http_proxy = getenv_string("http_proxy");
+  settings.http_proxy = keyless::detail::env_value("http_proxy");
   // In a CGI program HTTP_PROXY is the client-controlled "Proxy:" request
   // header ("httpoxy"), so it is only trusted outside CGI.
   if (settings.http_proxy.empty() && std::getenv("REQUEST_METHOD") == nullptr) {
-    settings.http_proxy = getenv_string("HTTP_PROXY");
+    settings.http_proxy = keyless::detail::env_value("HTTP_PROXY");
   }
   settings.no_proxy = first_set("no_proxy", "NO_PROXY");
   return settings;

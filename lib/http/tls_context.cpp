@@ -1,6 +1,5 @@
 #include "tls_context.hpp"
 
-#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <utility>
@@ -18,6 +17,7 @@
 
 #include <fmt/core.h>
 
+#include "core/env_value.hpp"
 #include "keyless/core/error.hpp"
 
 namespace keyless::http::detail {
@@ -68,11 +68,6 @@ struct store_deleter {
   void operator()(X509_STORE* store) const { X509_STORE_free(store); }
 };
 
-std::string env_or_empty(const char* name) {
-  const char* value = std::getenv(name);
-  return value ? value : "";
-}
-
 // Loading the distribution's bundle parses every certificate in it (~20 ms here), and a
 // default chain builds several clients; so each process loads it once per value of
 // SSL_CERT_FILE / SSL_CERT_DIR and its contexts share that store (OpenSSL locks a store
@@ -81,7 +76,8 @@ X509_STORE* shared_system_store() {
   static std::mutex mutex;
   static std::map<std::pair<std::string, std::string>, std::unique_ptr<X509_STORE, store_deleter>>
       stores;
-  std::pair key{env_or_empty("SSL_CERT_FILE"), env_or_empty("SSL_CERT_DIR")};
+  std::pair key{keyless::detail::env_value("SSL_CERT_FILE"),
+                keyless::detail::env_value("SSL_CERT_DIR")};
   std::lock_guard lock(mutex);
   auto found = stores.find(key);
   if (found == stores.end()) {
@@ -105,14 +101,16 @@ std::shared_ptr<asio::ssl::context> make_client_tls_context(const tls_options& o
   ctx->set_verify_mode(asio::ssl::verify_peer);
 
   std::error_code ec;
-  bool adds_own_authorities = !options.ca_file.empty() || !options.ca_pem.empty();
-  if (options.use_system_trust_store && !adds_own_authorities) {
-    // Reads SSL_CERT_FILE / SSL_CERT_DIR when set, the distribution's bundle otherwise.
-    SSL_CTX_set_cert_store(ctx->native_handle(), shared_system_store());
-  } else if (options.use_system_trust_store) {
-    // The shared store must not learn this client's authorities: load a store of its own.
-    ctx->set_default_verify_paths(ec);
-    ERR_clear_error();
+  const bool adds_own_authorities = !options.ca_file.empty() || !options.ca_pem.empty();
+  if (options.use_system_trust_store) {
+    // Reads SSL_CERT_FILE / SSL_CERT_DIR when set, the distribution's bundle otherwise. The
+    // shared store must not learn this client's own authorities: such a client loads a copy.
+    if (adds_own_authorities) {
+      ctx->set_default_verify_paths(ec);
+      ERR_clear_error();
+    } else {
+      SSL_CTX_set_cert_store(ctx->native_handle(), shared_system_store());
+    }
   }
   if (!options.ca_file.empty()) {
     ctx->load_verify_file(options.ca_file, ec);
