@@ -73,12 +73,10 @@ std::shared_ptr<const exchange> prepare(const client_impl& c, request req) {
                          "request URL scheme must be http or https (build it with url::parse)");
   }
   auto x = std::make_shared<exchange>();
-  x->what =
-      fmt::format("{} {}://{}{}", req.method, target.scheme, target.host_header(), target.path());
   if (req.options.require_https && !target.is_https()) {
     throw keyless::error(
         errc::invalid_argument,
-        fmt::format("{}: refusing plain http, this request requires https", x->what));
+        fmt::format("{}: refusing plain http, this request requires https", describe_request(req)));
   }
 
   const request_options& o = req.options;
@@ -95,8 +93,8 @@ std::shared_ptr<const exchange> prepare(const client_impl& c, request req) {
   where.host = target.host;
   where.port = target.port;
   where.proxy = o.never_proxy ? nullptr : c.proxy_.select(target);
-  where.origin = target.origin();
-  where.pool_key = where.proxy ? where.origin + " via " + where.proxy->display : where.origin;
+  where.pool_key = target.origin();
+  if (where.proxy) where.pool_key += " via " + where.proxy->display;
 
   x->user_agent = d.user_agent;
   if (!x->user_agent.empty() && !req.headers.contains("user-agent")) {
@@ -111,7 +109,7 @@ std::shared_ptr<const exchange> prepare(const client_impl& c, request req) {
   try {
     check_head(req, absolute_form);
   } catch (const keyless::error& e) {
-    throw with_context(e, x->what);
+    throw with_context(e, describe_request(req));
   }
   x->head_request = req.method == "HEAD";
   x->idempotent = is_idempotent(req.method);
@@ -135,7 +133,7 @@ asio::awaitable<lease> start(std::shared_ptr<client_impl> self, std::shared_ptr<
       grant = co_await connection_pool::acquire(self->pool_, x.get(), attempt > 0);
     }
     bool reused = grant.conn != nullptr;
-    lease slot(self->pool_, x->where.pool_key, std::move(grant.conn));
+    lease slot(self->pool_, x, std::move(grant.conn));
     if (reused) {
       ++self->reused_;
     } else {
@@ -160,7 +158,7 @@ asio::awaitable<lease> start(std::shared_ptr<client_impl> self, std::shared_ptr<
                    (x->idempotent || conn->bytes_written() == 0);
       if (!retry) throw;
       keyless::detail::log(log_level::verbose, "{}: pooled connection was stale ({}); retrying",
-                           x->what, message_of(e));
+                           x->what(), message_of(e));
     }
     ++self->retries_;
   }
@@ -237,14 +235,16 @@ void lease::finish(const response_head& head) {
           pool_->clock().now() + std::chrono::duration_cast<keyless::clock::duration>(keep);
     }
   }
-  pool_->release(key_, std::move(conn_), keep_until);
+  pool_->release(x_->where.pool_key, std::move(conn_), keep_until);
   pool_.reset();
+  x_.reset();
 }
 
 void lease::close() noexcept {
   if (!pool_) return;
-  pool_->release(key_, std::move(conn_), std::nullopt);
+  pool_->release(x_->where.pool_key, std::move(conn_), std::nullopt);
   pool_.reset();
+  x_.reset();
 }
 
 }  // namespace detail

@@ -41,14 +41,16 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
 class lease {
  public:
   lease() = default;
-  lease(std::shared_ptr<connection_pool> pool, std::string key, std::shared_ptr<connection> conn)
-      : pool_(std::move(pool)), key_(std::move(key)), conn_(std::move(conn)) {}
+  /// `x` names the slot's origin (its route's pool key): held, not copied, per request.
+  lease(std::shared_ptr<connection_pool> pool, std::shared_ptr<const exchange> x,
+        std::shared_ptr<connection> conn)
+      : pool_(std::move(pool)), x_(std::move(x)), conn_(std::move(conn)) {}
   lease(lease&&) noexcept = default;
   lease& operator=(lease&& other) noexcept {
     if (this != &other) {
       close();
       pool_ = std::move(other.pool_);
-      key_ = std::move(other.key_);
+      x_ = std::move(other.x_);
       conn_ = std::move(other.conn_);
     }
     return *this;
@@ -66,7 +68,7 @@ class lease {
 
  private:
   std::shared_ptr<connection_pool> pool_;
-  std::string key_;
+  std::shared_ptr<const exchange> x_;
   std::shared_ptr<connection> conn_;
 };
 

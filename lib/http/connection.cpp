@@ -59,6 +59,19 @@ std::string describe(std::error_code ec) {
 
 }  // namespace
 
+std::string describe_request(const request& r) {
+  return fmt::format("{} {}://{}{}", r.method, r.target.scheme, r.target.host_header(),
+                     r.target.path());
+}
+
+std::string exchange::what() const {
+  return describe_request(message);
+}
+
+std::string route::origin() const {
+  return pool_key.substr(0, pool_key.find(" via "));
+}
+
 connection::connection(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls)
     : executor_(executor),
       strand_(make_serial(executor)),
@@ -123,12 +136,12 @@ void connection::fail(const exchange* x, std::error_code ec, const deadline& d,
                       std::string_view doing) {
   mark_broken();
   if (timer_fired_) {
-    throw keyless::error(errc::timeout, fmt::format("{}: {} ({} ms) expired while {}", x->what,
+    throw keyless::error(errc::timeout, fmt::format("{}: {} ({} ms) expired while {}", x->what(),
                                                     d.name, d.budget.count(), doing));
   }
   if (ec == asio::error::operation_aborted) throw asio::system_error(ec);  // the caller cancelled
   throw keyless::error(errc::connection_failed, fmt::format("{}: connection failed while {}: {}",
-                                                            x->what, doing, describe(ec)));
+                                                            x->what(), doing, describe(ec)));
 }
 
 parse_result connection::parse(const exchange* x, std::string_view data) {
@@ -136,7 +149,7 @@ parse_result connection::parse(const exchange* x, std::string_view data) {
     return parser_.feed(data);
   } catch (const keyless::error& e) {
     mark_broken();
-    throw with_context(e, x->what);
+    throw with_context(e, x->what());
   }
 }
 
@@ -145,7 +158,7 @@ parse_result connection::parse_eof(const exchange* x) {
     return parser_.feed_eof();
   } catch (const keyless::error& e) {
     mark_broken();
-    throw with_context(e, x->what);
+    throw with_context(e, x->what());
   }
 }
 
@@ -189,13 +202,14 @@ asio::awaitable<std::vector<tcp::endpoint>> connection::resolve(const exchange* 
     state->resolver.cancel();
     if (!wait_ec) {
       throw keyless::error(errc::timeout, fmt::format("{}: {} ({} ms) expired while resolving {}",
-                                                      x->what, d.name, d.budget.count(), host));
+                                                      x->what(), d.name, d.budget.count(), host));
     }
     throw asio::system_error(asio::error::operation_aborted);
   }
   if (state->ec) {
-    throw keyless::error(errc::connection_failed, fmt::format("{}: cannot resolve {}: {}", x->what,
-                                                              host, state->ec.message()));
+    throw keyless::error(
+        errc::connection_failed,
+        fmt::format("{}: cannot resolve {}: {}", x->what(), host, state->ec.message()));
   }
   std::vector<tcp::endpoint> endpoints;
   for (const auto& entry : state->results) endpoints.push_back(entry.endpoint());
@@ -277,7 +291,7 @@ asio::awaitable<void> connection::tunnel(const exchange* x) {
       r = reply.feed(buffered());
     } catch (const keyless::error& e) {
       mark_broken();
-      throw with_context(e, fmt::format("{}: reply of proxy {}", x->what, proxy.display));
+      throw with_context(e, fmt::format("{}: reply of proxy {}", x->what(), proxy.display));
     }
     begin_ += r.consumed;
     if (r.event == parse_event::head_done) break;
@@ -286,7 +300,7 @@ asio::awaitable<void> connection::tunnel(const exchange* x) {
       throw keyless::error(errc::connection_failed,
                            fmt::format("{}: proxy {} closed the connection instead of answering "
                                        "CONNECT {}",
-                                       x->what, proxy.display, authority));
+                                       x->what(), proxy.display, authority));
     }
   }
   const response_head& head = reply.head();
@@ -295,7 +309,7 @@ asio::awaitable<void> connection::tunnel(const exchange* x) {
     diagnostics details;
     details.http_status = head.status;
     throw keyless::error(errc::connection_failed,
-                         fmt::format("{}: proxy {} refused to tunnel to {}: {} {}", x->what,
+                         fmt::format("{}: proxy {} refused to tunnel to {}: {} {}", x->what(),
                                      proxy.display, authority, head.status, head.reason),
                          std::move(details));
   }
@@ -303,7 +317,7 @@ asio::awaitable<void> connection::tunnel(const exchange* x) {
     mark_broken();
     throw keyless::error(
         errc::malformed_response,
-        fmt::format("{}: proxy {} sent bytes after its CONNECT reply", x->what, proxy.display));
+        fmt::format("{}: proxy {} sent bytes after its CONNECT reply", x->what(), proxy.display));
   }
 }
 
@@ -323,7 +337,7 @@ asio::awaitable<void> connection::handshake(const exchange* x) {
   std::string why = describe_handshake_failure(*tls_, ec, x->where.host);
   mark_broken();
   throw keyless::error(errc::tls_failed, fmt::format("{}: TLS handshake with {} failed: {}",
-                                                     x->what, authority, why));
+                                                     x->what(), authority, why));
 }
 
 asio::awaitable<void> connection::write(const exchange* x, std::string_view head,
@@ -401,13 +415,13 @@ asio::awaitable<void> connection::run_start(const exchange* x) {
       mark_broken();
       throw keyless::error(
           errc::connection_failed,
-          fmt::format("{}: the server closed the connection before responding", x->what));
+          fmt::format("{}: the server closed the connection before responding", x->what()));
     }
     parse_eof(x);  // throws connection_failed naming where the head was cut
     mark_broken();
     throw keyless::error(
         errc::connection_failed,
-        fmt::format("{}: the connection closed inside the response head", x->what));
+        fmt::format("{}: the connection closed inside the response head", x->what()));
   }
 }
 

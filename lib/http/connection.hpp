@@ -35,9 +35,14 @@ struct route {
   std::string host;  ///< origin host; IPv6 unbracketed
   std::uint16_t port = 0;
   std::shared_ptr<const proxy_endpoint> proxy;  ///< null: direct
-  std::string origin;                           ///< "https://host:port", for messages
-  std::string pool_key;                         ///< origin plus proxy
+  std::string pool_key;  ///< "https://host:port", plus " via <proxy>" through a proxy
+
+  /// "https://host:port", for messages.
+  std::string origin() const;
 };
+
+/// "GET https://host:port/path" (no query), how messages name a request.
+std::string describe_request(const request& r);
 
 /// Everything one request needs once it is on the wire. Immutable while an exchange runs.
 struct exchange {
@@ -47,7 +52,8 @@ struct exchange {
   bool head_request = false;
   bool idempotent = false;
   std::string user_agent;  ///< also sent with CONNECT
-  std::string what;        ///< "GET https://host:port/path" for messages (no query)
+  /// "GET https://host:port/path" for messages (no query); built only when one is written.
+  std::string what() const;
 
   steady_clock::time_point deadline;  ///< of the whole request
   std::chrono::milliseconds request_timeout{0};

@@ -130,7 +130,7 @@ asio::awaitable<pool_grant> connection_pool::wait_for_slot(std::shared_ptr<conne
       errc::timeout,
       fmt::format("{}: request timeout ({} ms) expired while waiting for one of the {} "
                   "connections to {}",
-                  x->what, x->request_timeout.count(), self->cap(), x->where.origin));
+                  x->what(), x->request_timeout.count(), self->cap(), x->where.origin()));
 }
 
 void connection_pool::release(const std::string& key, std::shared_ptr<connection> conn,

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <array>
+#include <charconv>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -270,20 +271,39 @@ std::string_view url::query() const noexcept {
 }
 
 namespace {
-std::string bracketed_host(const url& u) {
-  if (u.host.find(':') != std::string::npos) return "[" + u.host + "]";
-  return u.host;
+// Both are built for every request (pool key, Host header): plain appends, one allocation.
+void append_host(std::string& out, const std::string& host) {
+  bool ipv6 = host.find(':') != std::string::npos;
+  if (ipv6) out += '[';
+  out += host;
+  if (ipv6) out += ']';
+}
+
+void append_port(std::string& out, std::uint16_t port) {
+  char digits[8];
+  auto end = std::to_chars(digits, digits + sizeof digits, port).ptr;
+  out += ':';
+  out.append(digits, end);
 }
 }  // namespace
 
 std::string url::origin() const {
-  return fmt::format("{}://{}:{}", scheme, bracketed_host(*this), port);
+  std::string out;
+  out.reserve(scheme.size() + host.size() + 11);
+  out += scheme;
+  out += "://";
+  append_host(out, host);
+  append_port(out, port);
+  return out;
 }
 
 std::string url::host_header() const {
+  std::string out;
+  out.reserve(host.size() + 8);
+  append_host(out, host);
   std::uint16_t default_port = is_https() ? 443 : 80;
-  if (port == 0 || port == default_port) return bracketed_host(*this);
-  return fmt::format("{}:{}", bracketed_host(*this), port);
+  if (port != 0 && port != default_port) append_port(out, port);
+  return out;
 }
 
 std::string url::to_string() const {

@@ -189,11 +189,17 @@ void writer::after_value() noexcept {
   if (stack_.empty()) done_ = true;
 }
 
-writer& writer::begin_object() {
+writer& writer::open(char bracket, kind state) {
   before_value();
-  out_.push_back('{');
-  stack_.push_back({kind::object_expect_key, true});
+  out_.push_back(bracket);
+  // Documents nest a few levels: one allocation for the stack instead of one per new depth.
+  if (stack_.capacity() == 0) stack_.reserve(8);
+  stack_.push_back({state, true});
   return *this;
+}
+
+writer& writer::begin_object() {
+  return open('{', kind::object_expect_key);
 }
 
 writer& writer::end_object() {
@@ -209,10 +215,7 @@ writer& writer::end_object() {
 }
 
 writer& writer::begin_array() {
-  before_value();
-  out_.push_back('[');
-  stack_.push_back({kind::array, true});
-  return *this;
+  return open('[', kind::array);
 }
 
 writer& writer::end_array() {

@@ -54,8 +54,21 @@ std::string new_client_request_id() {
   std::uint64_t lo = engine();
   hi = (hi & ~0xF000ULL) | 0x4000ULL;              // version 4
   lo = (lo & ~(0xC0ULL << 56)) | (0x80ULL << 56);  // RFC 4122 variant
-  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xFFFF,
-                     hi & 0xFFFF, lo >> 48, lo & 0xFFFFFFFFFFFFULL);
+  // 8-4-4-4-12 lowercase hex digits; by hand, as it is made for every request.
+  std::string id(36, '-');
+  constexpr std::string_view digits = "0123456789abcdef";
+  std::size_t at = 0;
+  auto put = [&](std::uint64_t bits, int count) {
+    for (int shift = 4 * (count - 1); shift >= 0; shift -= 4)
+      id[at++] = digits[(bits >> shift) & 0xF];
+    ++at;  // over the '-'
+  };
+  put(hi >> 32, 8);
+  put(hi >> 16, 4);
+  put(hi, 4);
+  put(lo >> 48, 4);
+  put(lo, 12);
+  return id;
 }
 
 std::optional<std::string> variable(const chat_client_options& o, std::string_view name) {

@@ -58,6 +58,7 @@ std::string render(const path& p) {
 // adds the field path to the few errors caller input can cause.
 class writer {
  public:
+  void reserve(std::size_t bytes) { w_.reserve(bytes); }
   void begin_object() { w_.begin_object(); }
   void end_object() { w_.end_object(); }
   void begin_array() { w_.begin_array(); }
@@ -98,6 +99,14 @@ class writer {
  private:
   json::writer w_;
 };
+
+// A first guess at a request body's size: the messages' text plus room for the JSON around
+// each message and for the other fields.
+std::size_t expected_body_size(const chat_request& r) {
+  std::size_t bytes = 256;
+  for (const auto& m : r.messages) bytes += 64 + (m.content ? m.content->size() : 0);
+  return bytes;
+}
 
 struct request_writer {
   writer w;
@@ -297,6 +306,9 @@ struct request_writer {
   void body(const chat_request& r, const request_body_options& options) {
     path root{nullptr, "chat_request"};
     if (r.messages.empty()) invalid(path{&root, "messages"}, "is empty");
+    // Sized up front, so neither the text nor the list of names is copied as it grows.
+    w.reserve(expected_body_size(r));
+    written.reserve(32);
     w.begin_object();
     if (!options.model.empty()) {
       top_key("model");

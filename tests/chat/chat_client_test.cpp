@@ -1,7 +1,6 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
-#include <cctype>
 #include <future>
 #include <thread>
 
@@ -13,16 +12,17 @@
 namespace keyless::chat_test {
 namespace {
 
-bool is_uuid(std::string_view s) {
+// A random (version 4, RFC 4122 variant) UUID in lowercase 8-4-4-4-12 form.
+bool is_uuid_v4(std::string_view s) {
   if (s.size() != 36) return false;
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (i == 8 || i == 13 || i == 18 || i == 23) {
       if (s[i] != '-') return false;
-    } else if (!std::isxdigit(static_cast<unsigned char>(s[i]))) {
+    } else if (std::string_view("0123456789abcdef").find(s[i]) == std::string_view::npos) {
       return false;
     }
   }
-  return true;
+  return s[14] == '4' && std::string_view("89ab").find(s[19]) != std::string_view::npos;
 }
 
 }  // namespace
@@ -48,7 +48,7 @@ BOOST_FIXTURE_TEST_CASE(complete_with_an_api_key_posts_the_dated_url_with_the_ke
   BOOST_TEST(r.body == R"({"messages":[{"role":"user","content":"Hello"}]})");
   BOOST_TEST(r.header("content-type") == "application/json");
   BOOST_TEST(r.header("accept") == "application/json");
-  BOOST_TEST(is_uuid(r.header("x-ms-client-request-id")));
+  BOOST_TEST(is_uuid_v4(r.header("x-ms-client-request-id")));
   BOOST_TEST(!r.headers.contains("authorization"));
   const bool key_sent = r.header("api-key") == "test-resource-key-0123456789";
   BOOST_TEST(key_sent);

@@ -99,6 +99,7 @@ class writer {
     bool empty;  // nothing written in this container yet (no comma needed)
   };
 
+  writer& open(char bracket, kind state);
   void before_value();
   void after_value() noexcept;
   writer& write_signed(std::int64_t number);
