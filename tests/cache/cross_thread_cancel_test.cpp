@@ -35,6 +35,7 @@
 #include <asio/use_future.hpp>
 
 #include "cache_fixture.hpp"
+#include "io_thread.hpp"
 #include "keyless/detail/asio_compat.hpp"
 
 namespace {
@@ -47,38 +48,15 @@ using keyless::identity::token_cache_options;
 using keyless::identity::token_credential;
 using keyless::identity::token_request;
 using keyless::test::fake_credential;
+using keyless::testing::io_thread;
+using keyless::testing::run_on;
 
 constexpr int rounds = 300;
-
-// One io_context driven by a thread of its own; joined on destruction.
-struct io_thread {
-  asio::io_context io;
-  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
-  std::thread thread{[this] {
-    io.run();
-  }};
-
-  ~io_thread() {
-    work.reset();
-    thread.join();
-  }
-};
 
 token_request request() {
   token_request r;
   r.scopes.emplace_back(keyless::test::openai_scope);
   return r;
-}
-
-// Runs `op` on `io` and waits for its result on the test's thread, where
-// Boost.Test may check it. The bound is generous; it only stops a hang.
-template <typename T>
-T run_on(io_thread& t, asio::awaitable<T> op) {
-  auto result = asio::co_spawn(t.io, std::move(op), asio::use_future);
-  if (result.wait_for(120s) != std::future_status::ready) {
-    throw std::runtime_error("the caller did not finish");
-  }
-  return result.get();
 }
 
 // Never answers: spins on zero-length timer waits until it is cancelled. Every
