@@ -48,6 +48,7 @@ using keyless::identity::token_cache_options;
 using keyless::identity::token_credential;
 using keyless::identity::token_request;
 using keyless::test::fake_credential;
+using keyless::testing::hop;
 using keyless::testing::io_thread;
 using keyless::testing::run_on;
 
@@ -94,12 +95,6 @@ class spinning_credential final : public token_credential {
   std::atomic<int> started_{0};
   std::atomic<int> aborted_{0};
 };
-
-// Turns the caller's executor over `hops` times.
-asio::awaitable<void> hop(int hops) {
-  auto ex = co_await asio::this_coro::executor;
-  for (int i = 0; i < hops; ++i) co_await asio::post(ex, asio::use_awaitable);
-}
 
 // Waits (turning the caller's executor over) until `credential` has started
 // `count` calls, then turns it over `hops` more times.

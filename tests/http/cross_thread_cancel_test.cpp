@@ -30,6 +30,7 @@
 using namespace keyless::http;
 using namespace keyless::http::test;
 using keyless::testing::count_open_fds;
+using keyless::testing::hop;
 using keyless::testing::io_thread;
 using keyless::testing::run_on;
 
@@ -43,22 +44,16 @@ asio::awaitable<void> stall(recorded_request, responder& r) {
   co_await r.stall();
 }
 
-// Turns the caller's executor over `hops` times.
-asio::awaitable<void> hop(int hops) {
-  auto ex = co_await asio::this_coro::executor;
-  for (int i = 0; i < hops; ++i) co_await asio::post(ex, asio::use_awaitable);
-}
-
 // Even rounds cancel after a few turns of the caller's executor (at least one: co_spawn starts
 // this coroutine inline, before the request is sent), which lands in the connect or the
-// handshake; odd rounds wait until the server holds the request, so the cancellation finds
-// the client waiting for the answer.
+// handshake; odd rounds wait until the server has seen more than `seen` requests, so the
+// cancellation finds the client waiting for the answer.
 asio::awaitable<void> cancel_later(std::shared_ptr<asio::cancellation_signal> signal,
-                                   const loopback_server& server, int round) {
+                                   const loopback_server& server, std::size_t seen, int round) {
   if (round % 2 == 0) {
     co_await hop(1 + round % 32);
   } else {
-    while (server.requests_seen() < static_cast<std::size_t>(round / 2 + 1)) co_await hop(1);
+    while (server.requests_seen() <= seen) co_await hop(1);
   }
   signal->emit(asio::cancellation_type::terminal);
 }
@@ -70,7 +65,7 @@ asio::awaitable<std::vector<std::error_code>> send_and_cancel(const client& http
   std::vector<std::error_code> codes;
   for (int round = 0; round < rounds; ++round) {
     auto signal = std::make_shared<asio::cancellation_signal>();
-    asio::co_spawn(ex, cancel_later(signal, server, round), asio::detached);
+    asio::co_spawn(ex, cancel_later(signal, server, server.requests_seen(), round), asio::detached);
     auto [e, answer] = co_await http.async_send(
         make_request(server.url("/stall")),
         asio::bind_cancellation_slot(signal->slot(), keyless::net::as_tuple(asio::use_awaitable)));

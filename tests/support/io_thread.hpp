@@ -13,6 +13,9 @@
 #include <asio/co_spawn.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
 #include <asio/use_future.hpp>
 
 namespace keyless::testing {
@@ -30,6 +33,13 @@ struct io_thread {
     thread.join();
   }
 };
+
+/// Turns the calling coroutine's executor over `hops` times: lets other work on it run, a
+/// step at a time, e.g. to vary when a test cancels.
+inline asio::awaitable<void> hop(int hops) {
+  auto ex = co_await asio::this_coro::executor;
+  for (int i = 0; i < hops; ++i) co_await asio::post(ex, asio::use_awaitable);
+}
 
 /// Runs `op` on `t` and waits for its result on the calling thread, where Boost.Test may check
 /// it. The bound is generous (sanitizer builds); it only stops a hang, by aborting: unwinding
