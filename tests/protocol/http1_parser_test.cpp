@@ -2,6 +2,7 @@
 
 #include "http/http1_parser.hpp"
 #include "keyless/core/error.hpp"
+#include "split_input.hpp"
 
 #include <algorithm>
 #include <cstddef>
@@ -21,6 +22,9 @@ namespace http = keyless::http;
 using http::detail::parse_event;
 using http::detail::parser_limits;
 using http::detail::response_parser;
+using keyless::testing::every_offset;
+using keyless::testing::random_cuts;
+using keyless::testing::split_at;
 
 namespace {
 
@@ -110,19 +114,6 @@ outcome run_whole(std::string_view text, bool head = false, parser_limits limits
   return run({text}, head, limits);
 }
 
-// Cuts `text` at the given offsets (sorted, inside the text).
-std::vector<std::string_view> split_at(std::string_view text,
-                                       const std::vector<std::size_t>& cuts) {
-  std::vector<std::string_view> pieces;
-  std::size_t start = 0;
-  for (std::size_t cut : cuts) {
-    pieces.push_back(text.substr(start, cut - start));
-    start = cut;
-  }
-  pieces.push_back(text.substr(start));
-  return pieces;
-}
-
 std::string data_dir() {
   return KEYLESS_HTTP_DATA_DIR;
 }
@@ -198,9 +189,7 @@ BOOST_AUTO_TEST_CASE(recorded_responses_parse_the_same_in_every_split) {
       if (!bad) BOOST_TEST(!whole.messages.empty());
 
       // One byte at a time.
-      std::vector<std::size_t> every;
-      for (std::size_t i = 1; i < text.size(); ++i) every.push_back(i);
-      outcome bytewise = run(split_at(text, every), head);
+      outcome bytewise = run(split_at(text, every_offset(text.size())), head);
       BOOST_TEST(describe(bytewise) == expected);
       BOOST_TEST(!bytewise.data_outside_input);
 
@@ -219,12 +208,7 @@ BOOST_AUTO_TEST_CASE(recorded_responses_parse_the_same_in_every_split) {
 
       // Random splits into 3 to 12 pieces.
       for (int round = 0; round < 200; ++round) {
-        std::uniform_int_distribution<std::size_t> count(2, 11);
-        std::uniform_int_distribution<std::size_t> offset(0, text.size());
-        std::vector<std::size_t> cuts(count(rng));
-        for (auto& c : cuts) c = offset(rng);
-        std::sort(cuts.begin(), cuts.end());
-        outcome o = run(split_at(text, cuts), head);
+        outcome o = run(split_at(text, random_cuts(rng, text.size())), head);
         if (describe(o) != expected) {
           BOOST_TEST(describe(o) == expected);
           break;
