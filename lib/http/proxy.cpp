@@ -8,6 +8,7 @@
 #include <fmt/core.h>
 
 #include "core/env_value.hpp"
+#include "core/text.hpp"
 #include "keyless/core/error.hpp"
 #include "keyless/http/fields.hpp"
 
@@ -19,20 +20,6 @@ namespace {
 std::string first_set(const char* lower, const char* upper) {
   std::string value = keyless::detail::env_value(lower);
   return value.empty() ? keyless::detail::env_value(upper) : value;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  }
-  return out;
 }
 
 bool all_digits(std::string_view s) noexcept {
@@ -80,12 +67,12 @@ namespace detail {
 
 std::shared_ptr<const proxy_endpoint> parse_proxy_url(std::string_view text,
                                                       std::string_view setting) {
-  text = trim(text);
+  text = keyless::detail::trim(text);
   if (text.empty()) return nullptr;
 
   std::string_view rest = text;
   if (auto sep = rest.find("://"); sep != std::string_view::npos) {
-    if (lower(rest.substr(0, sep)) != "http") {
+    if (keyless::detail::ascii_lower(rest.substr(0, sep)) != "http") {
       throw keyless::error(
           errc::invalid_argument,
           fmt::format("{}: only http:// proxies are supported (https URLs are tunnelled through "
@@ -134,7 +121,7 @@ std::shared_ptr<const proxy_endpoint> parse_proxy_url(std::string_view text,
 no_proxy_list::no_proxy_list(std::string_view spec) {
   while (!spec.empty()) {
     std::size_t comma = spec.find(',');
-    std::string item = lower(trim(spec.substr(0, comma)));
+    std::string item = keyless::detail::ascii_lower(keyless::detail::trim(spec.substr(0, comma)));
     spec.remove_prefix(comma == std::string_view::npos ? spec.size() : comma + 1);
     if (item.empty()) continue;
     if (item == "*") {

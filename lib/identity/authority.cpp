@@ -4,6 +4,7 @@
 
 #include <fmt/core.h>
 
+#include "core/text.hpp"
 #include "identity/entra_token_request.hpp"
 #include "keyless/core/error.hpp"
 #include "keyless/http/fields.hpp"
@@ -13,18 +14,6 @@ extern char** environ;
 
 namespace keyless::identity {
 namespace {
-
-std::string_view trim(std::string_view text) noexcept {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t' || text.front() == '\n' ||
-                           text.front() == '\r')) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\n' ||
-                           text.back() == '\r')) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
 
 [[noreturn]] void bad_authority(std::string_view why) {
   throw keyless::error(
@@ -53,7 +42,7 @@ std::optional<std::string_view> find_variable(const environment_map& env, std::s
 }
 
 std::string normalize_authority_host(std::string_view host) {
-  std::string_view text = trim(host);
+  std::string_view text = keyless::detail::trim(host, keyless::detail::whitespace);
   while (!text.empty() && text.back() == '/') text.remove_suffix(1);
   if (text.empty()) bad_authority("the value is empty");
   std::string candidate;

@@ -14,12 +14,7 @@
 namespace keyless::identity {
 namespace {
 
-const detail::cli_profile& cli = detail::azure_cli_profile;
-
-bool multitenant_disabled_from_environment() {
-  const char* value = std::getenv("AZURE_IDENTITY_DISABLE_MULTITENANTAUTH");
-  return value != nullptr && multitenant_disabled_by(std::string_view(value));
-}
+const detail::cli_profile& az = detail::azure_cli_profile;
 
 }  // namespace
 
@@ -27,12 +22,12 @@ azure_cli_credential::azure_cli_credential(asio::any_io_executor executor,
                                            azure_cli_credential_options options)
     : executor_(std::move(executor)),
       options_(std::move(options)),
-      multitenant_disabled_(multitenant_disabled_from_environment()) {
-  if (!options_.tenant_id.empty()) detail::validate_tenant(cli, options_.tenant_id);
+      multitenant_disabled_(detail::multitenant_disabled_from_environment()) {
+  if (!options_.tenant_id.empty()) detail::validate_tenant(az, options_.tenant_id);
   for (const auto& tenant : options_.additionally_allowed_tenants) {
-    if (tenant != "*") detail::validate_tenant(cli, tenant);
+    if (tenant != "*") detail::validate_tenant(az, tenant);
   }
-  if (!options_.subscription.empty()) detail::validate_subscription(cli, options_.subscription);
+  if (!options_.subscription.empty()) detail::validate_subscription(az, options_.subscription);
   if (!options_.tenant_id.empty() && !options_.subscription.empty()) {
     throw keyless::error(errc::invalid_argument,
                          "AzureCliCredential: set tenant_id or subscription, not both ("
@@ -55,11 +50,11 @@ asio::awaitable<access_token> azure_cli_credential::get_token(token_request requ
                                      request.scopes.size()));
   }
   const std::string& scope = request.scopes.front();
-  detail::validate_scope(cli, scope);
+  detail::validate_scope(az, scope);
   const tenant_policy policy{options_.tenant_id, options_.additionally_allowed_tenants,
                              multitenant_disabled_};
   const std::string tenant = policy.resolve(request.tenant, name());
-  if (!tenant.empty()) detail::validate_tenant(cli, tenant);
+  if (!tenant.empty()) detail::validate_tenant(az, tenant);
 
   if (request.claims && !request.claims->empty()) {
     // `az account get-access-token` has no way to pass claims; only a new
@@ -102,18 +97,18 @@ asio::awaitable<access_token> azure_cli_credential::get_token(token_request requ
   // exists; the peers use /bin for the same reason.
   process.working_directory = "/";
   process.timeout = options_.process_timeout;
-  process.display_name = std::string(cli.display);
+  process.display_name = std::string(az.display);
 
   keyless::detail::log(log_level::verbose, "AzureCliCredential: running az for resource {}{}",
                        detail::scope_to_resource(scope),
                        tenant.empty() ? std::string() : " in tenant " + tenant);
-  detail::process_result result = co_await detail::run_cli(cli, std::move(process));
+  detail::process_result result = co_await detail::run_cli(az, std::move(process));
 
   if (result.exit_code != 0) {
     const std::string hint = tenant.empty()
                                  ? "Run 'az login' and try again."
                                  : fmt::format("Run 'az login --tenant {}' and try again.", tenant);
-    detail::throw_cli_failure(cli, result, result.err, {"az login", "az account set"}, hint);
+    detail::throw_cli_failure(az, result, result.err, {"az login", "az account set"}, hint);
   }
   if (!result.err.empty()) {
     // az warns on stderr and still succeeds, e.g. when --tenant is not the
@@ -124,7 +119,7 @@ asio::awaitable<access_token> azure_cli_credential::get_token(token_request requ
   try {
     co_return detail::parse_az_output(result.out);
   } catch (const keyless::error& e) {
-    detail::throw_unusable_output(cli, e.message(), result.out);
+    detail::throw_unusable_output(az, e.message(), result.out);
   }
 }
 

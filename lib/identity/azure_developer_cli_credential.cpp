@@ -13,12 +13,7 @@
 namespace keyless::identity {
 namespace {
 
-const detail::cli_profile& cli = detail::azure_developer_cli_profile;
-
-bool multitenant_disabled_from_environment() {
-  const char* value = std::getenv("AZURE_IDENTITY_DISABLE_MULTITENANTAUTH");
-  return value != nullptr && multitenant_disabled_by(std::string_view(value));
-}
+const detail::cli_profile& azd = detail::azure_developer_cli_profile;
 
 std::string scope_flags(const std::vector<std::string>& scopes) {
   std::string out;
@@ -32,10 +27,10 @@ azure_developer_cli_credential::azure_developer_cli_credential(
     asio::any_io_executor executor, azure_developer_cli_credential_options options)
     : executor_(std::move(executor)),
       options_(std::move(options)),
-      multitenant_disabled_(multitenant_disabled_from_environment()) {
-  if (!options_.tenant_id.empty()) detail::validate_tenant(cli, options_.tenant_id);
+      multitenant_disabled_(detail::multitenant_disabled_from_environment()) {
+  if (!options_.tenant_id.empty()) detail::validate_tenant(azd, options_.tenant_id);
   for (const auto& tenant : options_.additionally_allowed_tenants) {
-    if (tenant != "*") detail::validate_tenant(cli, tenant);
+    if (tenant != "*") detail::validate_tenant(azd, tenant);
   }
   if (options_.process_timeout <= std::chrono::milliseconds::zero()) {
     throw keyless::error(errc::invalid_argument,
@@ -52,11 +47,11 @@ asio::awaitable<access_token> azure_developer_cli_credential::get_token(token_re
     throw keyless::error(errc::invalid_argument,
                          "AzureDeveloperCliCredential: a request must name at least one scope");
   }
-  for (const auto& scope : request.scopes) detail::validate_scope(cli, scope);
+  for (const auto& scope : request.scopes) detail::validate_scope(azd, scope);
   const tenant_policy policy{options_.tenant_id, options_.additionally_allowed_tenants,
                              multitenant_disabled_};
   const std::string tenant = policy.resolve(request.tenant, name());
-  if (!tenant.empty()) detail::validate_tenant(cli, tenant);
+  if (!tenant.empty()) detail::validate_tenant(azd, tenant);
 
   const std::string login_command = fmt::format("azd auth login{}{}", scope_flags(request.scopes),
                                                 tenant.empty() ? "" : " --tenant-id " + tenant);
@@ -88,12 +83,12 @@ asio::awaitable<access_token> azure_developer_cli_credential::get_token(token_re
   // pick up a project's .azure/ environment from wherever the host runs.
   process.working_directory = "/";
   process.timeout = options_.process_timeout;
-  process.display_name = std::string(cli.display);
+  process.display_name = std::string(azd.display);
 
   keyless::detail::log(log_level::verbose, "AzureDeveloperCliCredential: running azd for{}{}",
                        scope_flags(request.scopes),
                        tenant.empty() ? std::string() : " in tenant " + tenant);
-  detail::process_result result = co_await detail::run_cli(cli, std::move(process));
+  detail::process_result result = co_await detail::run_cli(azd, std::move(process));
 
   if (result.exit_code != 0) {
     const std::string said = detail::azd_stderr_text(result.err);
@@ -103,7 +98,7 @@ asio::awaitable<access_token> azure_developer_cli_credential::get_token(token_re
         said.find("must use multi-factor authentication") != std::string::npos ||
         said.find("reauthentication required") != std::string::npos;
     detail::throw_cli_failure(
-        cli, result, said,
+        azd, result, said,
         reauthenticate ? std::vector<std::string_view>{"multi-factor", "reauthentication"}
                        : std::vector<std::string_view>{"azd auth login", "not logged in"},
         fmt::format("Run '{}' and try again.", reauthenticate ? login_command : "azd auth login"));
@@ -111,7 +106,7 @@ asio::awaitable<access_token> azure_developer_cli_credential::get_token(token_re
   try {
     co_return detail::parse_azd_output(result.out);
   } catch (const keyless::error& e) {
-    detail::throw_unusable_output(cli, e.message(), result.out);
+    detail::throw_unusable_output(azd, e.message(), result.out);
   }
 }
 

@@ -2,13 +2,16 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 
 #include <fmt/core.h>
 
 #include "core/logging.hpp"
+#include "core/text.hpp"
 #include "identity/token_response.hpp"
 #include "json/reader.hpp"
 #include "keyless/core/error.hpp"
+#include "keyless/identity/tenant_policy.hpp"
 
 namespace keyless::identity::detail {
 
@@ -139,13 +142,6 @@ std::vector<std::string_view> lines_of(std::string_view text) {
   return lines;
 }
 
-std::string_view trim(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return {};
-  const auto last = s.find_last_not_of(" \t");
-  return s.substr(first, last - first + 1);
-}
-
 }  // namespace
 
 void validate_scope(const cli_profile& cli, std::string_view scope) {
@@ -176,7 +172,7 @@ std::string redacted_excerpt(std::string_view line, std::size_t limit) {
   for (char c : line) {
     if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) clean.push_back(c);
   }
-  std::string out = mask_long_runs(mask_token_fields(trim(clean)));
+  std::string out = mask_long_runs(mask_token_fields(keyless::detail::trim(clean)));
   if (out.size() > limit) {
     std::size_t cut = limit;
     while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
@@ -189,15 +185,15 @@ std::string redacted_excerpt(std::string_view line, std::size_t limit) {
 std::string first_error_line(std::string_view text) {
   const auto lines = lines_of(text);
   for (auto line : lines) {
-    line = trim(line);
-    if (line.starts_with("ERROR:")) return redacted_excerpt(trim(line.substr(6)));
+    line = keyless::detail::trim(line);
+    if (line.starts_with("ERROR:")) return redacted_excerpt(keyless::detail::trim(line.substr(6)));
   }
   for (auto line : lines) {
-    line = trim(line);
+    line = keyless::detail::trim(line);
     if (!line.empty() && !line.starts_with("WARNING:")) return redacted_excerpt(line);
   }
   for (auto line : lines) {
-    if (!trim(line).empty()) return redacted_excerpt(line);
+    if (!keyless::detail::trim(line).empty()) return redacted_excerpt(line);
   }
   return {};
 }
@@ -207,7 +203,7 @@ std::string azd_stderr_text(std::string_view text) {
   std::string out;
   ondemand::parser parser;
   for (auto line : lines_of(text)) {
-    if (trim(line).empty()) continue;
+    if (keyless::detail::trim(line).empty()) continue;
     std::string message;
     json::padded_buffer buffer(line);
     ondemand::document document;
@@ -305,6 +301,11 @@ void throw_unusable_output(const cli_profile& cli, std::string_view reason, std:
   throw keyless::error(errc::credential_unavailable,
                        fmt::format("{}: {} printed output keyless cannot use: {}{}", cli.credential,
                                    cli.display, reason, quoted));
+}
+
+bool multitenant_disabled_from_environment() {
+  const char* value = std::getenv("AZURE_IDENTITY_DISABLE_MULTITENANTAUTH");
+  return value != nullptr && multitenant_disabled_by(std::string_view(value));
 }
 
 }  // namespace keyless::identity::detail

@@ -13,8 +13,8 @@
 #include <asio/awaitable.hpp>
 
 #include "identity/process_runner.hpp"
-#include "keyless/identity/access_token.hpp"
 #include "identity/scope_resource.hpp"
+#include "keyless/identity/access_token.hpp"
 
 namespace keyless::identity::detail {
 
@@ -33,13 +33,15 @@ extern const cli_profile azure_developer_cli_profile;
 /// starting with '-'. No shell is involved, but az and azd parse their own
 /// arguments, and a value starting with '-' would be read as an option.
 /// Throws keyless::error(errc::invalid_argument) naming the credential.
+/// AZURE_IDENTITY_DISABLE_MULTITENANTAUTH, as both CLIs read it when they are built.
+bool multitenant_disabled_from_environment();
+
 void validate_scope(const cli_profile& cli, std::string_view scope);
 /// Tenant ids: letters, digits, '.' and '-', not starting with '-'.
 void validate_tenant(const cli_profile& cli, std::string_view tenant);
 /// Subscription ids or names: letters, digits, '_', '-', '.', ' ', not
 /// starting with '-' or blank.
 void validate_subscription(const cli_profile& cli, std::string_view subscription);
-
 
 /// One line of CLI output that is safe to put in a message: control
 /// characters removed, the value of any JSON field whose name contains

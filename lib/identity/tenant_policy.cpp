@@ -2,18 +2,13 @@
 
 #include <fmt/core.h>
 
+#include "core/text.hpp"
 #include "keyless/core/error.hpp"
 #include "keyless/http/fields.hpp"
 #include "keyless/identity/authority.hpp"
 
 namespace keyless::identity {
 namespace {
-
-std::string_view trim(std::string_view text) noexcept {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
 
 // Longest tenant echoed in a message: a tenant id is at most a DNS name.
 constexpr std::size_t max_shown_tenant = 253;
@@ -53,7 +48,7 @@ std::vector<std::string> parse_tenant_list(std::string_view value) {
   std::vector<std::string> tenants;
   while (!value.empty()) {
     auto sep = value.find(';');
-    std::string_view item = trim(value.substr(0, sep));
+    std::string_view item = keyless::detail::trim(value.substr(0, sep));
     if (!item.empty()) tenants.emplace_back(item);
     if (sep == std::string_view::npos) break;
     value.remove_prefix(sep + 1);
@@ -63,7 +58,7 @@ std::vector<std::string> parse_tenant_list(std::string_view value) {
 
 bool multitenant_disabled_by(std::optional<std::string_view> value) noexcept {
   if (!value) return false;
-  std::string_view v = trim(*value);
+  std::string_view v = keyless::detail::trim(*value);
   return v == "1" || http::iequals(v, "true") || http::iequals(v, "yes") || http::iequals(v, "on");
 }
 

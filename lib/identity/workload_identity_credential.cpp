@@ -8,6 +8,7 @@
 #include <fmt/core.h>
 #include <fmt/format.h>
 
+#include "core/text.hpp"
 #include "identity/entra_token_request.hpp"
 #include "keyless/core/error.hpp"
 #include "keyless/http/url.hpp"
@@ -30,15 +31,6 @@ constexpr std::uintmax_t max_token_file = 64 * 1024;
                         "AZURE_FEDERATED_TOKEN_FILE"));
 }
 
-std::string_view trim(std::string_view text) noexcept {
-  auto blank = [](char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-  };
-  while (!text.empty() && blank(text.front())) text.remove_prefix(1);
-  while (!text.empty() && blank(text.back())) text.remove_suffix(1);
-  return text;
-}
-
 std::string read_assertion(const std::filesystem::path& path) {
   std::error_code ec;
   auto status = std::filesystem::status(path, ec);  // follows the kubelet's symlinks
@@ -53,7 +45,7 @@ std::string read_assertion(const std::filesystem::path& path) {
   content.resize(static_cast<std::size_t>(in.gcount()));
   if (content.size() > max_token_file)
     file_problem(path, "is larger than 64 KiB", errc::limit_exceeded);
-  std::string_view token = trim(content);
+  std::string_view token = keyless::detail::trim(content, keyless::detail::whitespace);
   if (token.empty()) file_problem(path, "is empty");
   return std::string(token);
 }

@@ -3,24 +3,14 @@
 #include <vector>
 
 #include "core/base64.hpp"
+#include "core/text.hpp"
+#include "keyless/http/fields.hpp"
 
 namespace keyless::openai {
 namespace {
 
 bool is_space(char c) {
   return c == ' ' || c == '\t';
-}
-
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 struct bearer_params {
@@ -60,8 +50,8 @@ std::vector<bearer_params> bearer_challenges(std::string_view v) {
       }
       if (in_bearer && !out.empty()) {
         auto& p = out.back();
-        if (iequal(token, "error") && !p.error) p.error = std::move(value);
-        if (iequal(token, "claims") && !p.claims) p.claims = std::move(value);
+        if (http::iequals(token, "error") && !p.error) p.error = std::move(value);
+        if (http::iequals(token, "claims") && !p.claims) p.claims = std::move(value);
       }
       continue;
     }
@@ -69,7 +59,7 @@ std::vector<bearer_params> bearer_challenges(std::string_view v) {
       ++i;  // a stray '=' or '"': skip it rather than loop
       continue;
     }
-    in_bearer = iequal(token, "bearer");
+    in_bearer = http::iequals(token, "bearer");
     if (in_bearer) out.emplace_back();
   }
   return out;
@@ -96,7 +86,7 @@ std::optional<std::string> insufficient_claims(std::string_view www_authenticate
 
 std::optional<std::string> insufficient_claims(const http::fields& headers) {
   for (const auto& [name, value] : headers) {
-    if (!iequal(name, "www-authenticate")) continue;
+    if (!http::iequals(name, "www-authenticate")) continue;
     if (auto claims = insufficient_claims(value)) return claims;
   }
   return std::nullopt;

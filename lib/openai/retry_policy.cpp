@@ -7,33 +7,17 @@
 #include <vector>
 
 #include <fmt/core.h>
+#include "core/text.hpp"
+#include "keyless/http/fields.hpp"
 
 namespace keyless::openai {
 namespace {
 
 using std::chrono::milliseconds;
 
-bool iequal(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto x = static_cast<unsigned char>(a[i]);
-    auto y = static_cast<unsigned char>(b[i]);
-    if (x >= 'A' && x <= 'Z') x = static_cast<unsigned char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<unsigned char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // A non-negative decimal number ("6", "1500.5"); nothing else.
 std::optional<double> parse_number(std::string_view s) {
-  s = trim(s);
+  s = keyless::detail::trim(s);
   if (s.empty() || !(std::isdigit(static_cast<unsigned char>(s.front())) || s.front() == '.'))
     return std::nullopt;
   double value = 0;
@@ -57,13 +41,6 @@ std::string seconds_text(milliseconds d) {
 }
 
 // Lower-cases ASCII letters into a small buffer for month/day names.
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  return out;
-}
-
 std::optional<int> parse_int(std::string_view s) {
   if (s.empty() || s.size() > 4) return std::nullopt;
   int value = 0;
@@ -77,7 +54,7 @@ std::optional<int> parse_int(std::string_view s) {
 std::optional<std::string_view> find_header(const http::fields& headers,
                                             std::string_view name) noexcept {
   for (const auto& [key, value] : headers)
-    if (iequal(key, name)) return std::string_view(value);
+    if (http::iequals(key, name)) return std::string_view(value);
   return std::nullopt;
 }
 
@@ -101,7 +78,7 @@ std::optional<clock::time_point> parse_http_date(std::string_view text) {
   std::optional<int> month, day, year, hour, minute, second;
   bool two_digit_year = false;
   for (auto token : tokens) {
-    auto t = lower(token);
+    auto t = keyless::detail::ascii_lower(token);
     if (t == "gmt" || t == "utc") continue;
     if (std::find(weekdays.begin(), weekdays.end(), t) != weekdays.end()) continue;
     if (auto m = std::find(months.begin(), months.end(), t); m != months.end()) {
@@ -152,7 +129,7 @@ std::optional<milliseconds> server_retry_delay(const http::fields& headers, cloc
   }
   if (auto v = find_header(headers, "retry-after")) {
     if (auto s = parse_number(*v)) return to_ms(*s * 1000.0);
-    if (auto date = parse_http_date(trim(*v)))
+    if (auto date = parse_http_date(keyless::detail::trim(*v)))
       return std::chrono::duration_cast<milliseconds>(*date - now);
   }
   return std::nullopt;
@@ -185,11 +162,11 @@ retry_decision decide_retry(const attempt_outcome& outcome, int retries_so_far,
 
   std::optional<std::string_view> should_retry;
   if (outcome.headers) should_retry = find_header(*outcome.headers, "x-should-retry");
-  if (should_retry && iequal(trim(*should_retry), "false")) {
+  if (should_retry && http::iequals(keyless::detail::trim(*should_retry), "false")) {
     d.reason = "the service said not to retry (x-should-retry: false)";
     return d;
   }
-  if (should_retry && iequal(trim(*should_retry), "true")) {
+  if (should_retry && http::iequals(keyless::detail::trim(*should_retry), "true")) {
     d.reason = "the service asked for a retry (x-should-retry: true)";
   } else if (!outcome.status) {
     d.reason = "no response arrived";

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include "core/text.hpp"
 
 namespace keyless::openai {
 namespace {
@@ -45,16 +46,9 @@ const cloud_rule* rule_for(std::string_view host) {
   return nullptr;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 // "https://cognitiveservices.azure.com/.default" → "https://cognitiveservices.azure.com"
 std::string audience_of(std::string_view scope) {
-  auto a = lower(scope);
+  auto a = keyless::detail::ascii_lower(scope);
   constexpr std::string_view suffix = "/.default";
   if (a.ends_with(suffix)) a.resize(a.size() - suffix.size());
   while (!a.empty() && a.back() == '/') a.pop_back();
@@ -74,11 +68,12 @@ std::string host_of(std::string_view endpoint) {
   if (auto at = endpoint.rfind('@'); at != std::string_view::npos) endpoint.remove_prefix(at + 1);
   if (endpoint.starts_with('[')) {
     auto close = endpoint.find(']');
-    return lower(endpoint.substr(1, close == std::string_view::npos ? close : close - 1));
+    return keyless::detail::ascii_lower(
+        endpoint.substr(1, close == std::string_view::npos ? close : close - 1));
   }
   endpoint = endpoint.substr(0, endpoint.find(':'));
   while (endpoint.ends_with('.')) endpoint.remove_suffix(1);
-  return lower(endpoint);
+  return keyless::detail::ascii_lower(endpoint);
 }
 
 endpoint_scope scope_for_endpoint(std::string_view endpoint) {

@@ -16,14 +16,10 @@ constexpr std::uint32_t initial_table_size = 4'096;
   throw connection_error(code, "HTTP/2: " + what);
 }
 
-[[noreturn]] void bad_argument(const std::string& what) {
-  throw keyless::error(errc::invalid_argument, "HTTP/2: " + what);
-}
-
 const session_options& checked(const session_options& o) {
   auto check_window = [](std::string_view what, std::uint32_t size) {
     if (size < default_initial_window_size || size > max_window_size) {
-      bad_argument(fmt::format("{} of {} is outside [65535, 2^31-1]", what, size));
+      throw_invalid_argument(fmt::format("{} of {} is outside [65535, 2^31-1]", what, size));
     }
   };
   check_window("stream window", o.stream_window);
@@ -58,7 +54,7 @@ client_session::client_session(session_options options)
 }
 
 void client_session::start(std::string& out) {
-  if (started_) bad_argument("start() called twice");
+  if (started_) throw_invalid_argument("start() called twice");
   started_ = true;
   out.append(client_preface);
   const std::array settings{
@@ -88,7 +84,7 @@ bool client_session::closed() const noexcept {
 
 std::optional<std::uint32_t> client_session::open_stream(const request_head& head, std::string body,
                                                          std::string& out) {
-  if (!started_) bad_argument("open_stream() before start()");
+  if (!started_) throw_invalid_argument("open_stream() before start()");
   if (can_open() != open_status::ready) return std::nullopt;
   block_.clear();
   request_encoder_.encode(head, body.size(), peer_.max_header_list_size, encoder_, block_);
@@ -104,7 +100,7 @@ std::optional<std::uint32_t> client_session::open_stream(const request_head& hea
 }
 
 void client_session::receive(std::string_view bytes, std::string& out, session_events& events) {
-  if (!started_) bad_argument("receive() before start()");
+  if (!started_) throw_invalid_argument("receive() before start()");
   if (failure_ || lost_) return;
   try {
     for (;;) {
@@ -129,8 +125,9 @@ void client_session::consume(std::uint32_t stream_id, std::size_t n, std::string
   client_stream* s = streams_.find(stream_id);
   if (s == nullptr) return;
   if (n > s->unconsumed) {
-    bad_argument(fmt::format("consume({}, {}) with only {} bytes delivered and not consumed",
-                             stream_id, n, s->unconsumed));
+    throw_invalid_argument(
+        fmt::format("consume({}, {}) with only {} bytes delivered and not consumed", stream_id, n,
+                    s->unconsumed));
   }
   const auto bytes = static_cast<std::uint32_t>(n);
   s->unconsumed -= bytes;

@@ -3,17 +3,10 @@
 #include <fmt/core.h>
 
 namespace keyless::http::h2 {
-namespace {
-
-[[noreturn]] void bad_argument(const std::string& what) {
-  throw keyless::error(errc::invalid_argument, "HTTP/2: " + what);
-}
-
-}  // namespace
 
 send_window::send_window(std::uint32_t initial) : available_(initial) {
   if (initial > max_window_size) {
-    bad_argument(fmt::format("initial send window {} is over 2^31-1", initial));
+    throw_invalid_argument(fmt::format("initial send window {} is over 2^31-1", initial));
   }
 }
 
@@ -23,7 +16,8 @@ std::uint32_t send_window::sendable() const noexcept {
 
 void send_window::consume(std::uint32_t length) {
   if (length > sendable()) {
-    bad_argument(fmt::format("{} bytes of DATA sent with a send window of {}", length, available_));
+    throw_invalid_argument(
+        fmt::format("{} bytes of DATA sent with a send window of {}", length, available_));
   }
   available_ -= length;
 }
@@ -51,8 +45,8 @@ receive_window::receive_window(std::uint32_t size) : receive_window(size, size) 
 receive_window::receive_window(std::uint32_t size, std::uint32_t advertised)
     : size_(size), available_(advertised), released_(size - advertised) {
   if (size > max_window_size || advertised > size) {
-    bad_argument(fmt::format("receive window {} (advertised {}) is outside [advertised, 2^31-1]",
-                             size, advertised));
+    throw_invalid_argument(fmt::format(
+        "receive window {} (advertised {}) is outside [advertised, 2^31-1]", size, advertised));
   }
   announce_ = released_ > 0;
 }
@@ -66,7 +60,8 @@ bool receive_window::receive(std::uint32_t length) noexcept {
 void receive_window::release(std::uint32_t n) {
   const std::uint32_t held = size_ - available_ - released_;
   if (n > held) {
-    bad_argument(fmt::format("{} bytes released with only {} received and held", n, held));
+    throw_invalid_argument(
+        fmt::format("{} bytes released with only {} received and held", n, held));
   }
   released_ += n;
 }

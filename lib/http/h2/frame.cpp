@@ -23,23 +23,19 @@ void put_u32(std::string& out, std::uint32_t v) {
   out.append(bytes.data(), bytes.size());
 }
 
-[[noreturn]] void bad_argument(const std::string& what) {
-  throw keyless::error(errc::invalid_argument, "HTTP/2: " + what);
-}
-
 void check_stream_id(std::uint32_t id) {
-  if (id > max_stream_id) bad_argument(fmt::format("stream id {} is over 2^31-1", id));
+  if (id > max_stream_id) throw_invalid_argument(fmt::format("stream id {} is over 2^31-1", id));
 }
 
 void check_stream_not_zero(std::uint32_t id, frame_type type) {
   check_stream_id(id);
-  if (id == 0) bad_argument(fmt::format("{} frame on stream 0", to_string(type)));
+  if (id == 0) throw_invalid_argument(fmt::format("{} frame on stream 0", to_string(type)));
 }
 
 void check_payload(std::string_view payload, std::size_t size, frame_type type) {
   if (payload.size() < size) {
-    bad_argument(fmt::format("{} payload of {} bytes is shorter than its {}-byte layout",
-                             to_string(type), payload.size(), size));
+    throw_invalid_argument(fmt::format("{} payload of {} bytes is shorter than its {}-byte layout",
+                                       to_string(type), payload.size(), size));
   }
 }
 
@@ -159,8 +155,9 @@ goaway_frame read_goaway(std::string_view payload) {
 void write_frame(std::string& out, frame_header header, std::string_view payload) {
   check_stream_id(header.stream_id);
   if (payload.size() > largest_max_frame_size) {
-    bad_argument(fmt::format("{} payload of {} bytes does not fit a frame (at most {})",
-                             to_string(header.type), payload.size(), largest_max_frame_size));
+    throw_invalid_argument(fmt::format("{} payload of {} bytes does not fit a frame (at most {})",
+                                       to_string(header.type), payload.size(),
+                                       largest_max_frame_size));
   }
   header.length = static_cast<std::uint32_t>(payload.size());
   put_header(out, header);
@@ -170,7 +167,7 @@ void write_frame(std::string& out, frame_header header, std::string_view payload
 void write_settings(std::string& out, std::span<const setting> settings) {
   constexpr std::size_t entry = 6;
   if (settings.size() > largest_max_frame_size / entry) {
-    bad_argument(fmt::format("{} settings do not fit a frame", settings.size()));
+    throw_invalid_argument(fmt::format("{} settings do not fit a frame", settings.size()));
   }
   const auto length = static_cast<std::uint32_t>(settings.size() * entry);
   put_header(out, {length, frame_type::settings, 0, 0});
@@ -189,8 +186,8 @@ void write_headers(std::string& out, std::uint32_t stream_id, std::string_view h
                    bool end_stream, std::uint32_t max_frame_size) {
   check_stream_not_zero(stream_id, frame_type::headers);
   if (max_frame_size < default_max_frame_size || max_frame_size > largest_max_frame_size) {
-    bad_argument(fmt::format("max frame size {} is outside [{}, {}]", max_frame_size,
-                             default_max_frame_size, largest_max_frame_size));
+    throw_invalid_argument(fmt::format("max frame size {} is outside [{}, {}]", max_frame_size,
+                                       default_max_frame_size, largest_max_frame_size));
   }
   std::string_view piece = header_block.substr(0, max_frame_size);
   std::string_view rest = header_block.substr(piece.size());
@@ -217,7 +214,7 @@ void write_data(std::string& out, std::uint32_t stream_id, std::string_view data
 void write_window_update(std::string& out, std::uint32_t stream_id, std::uint32_t increment) {
   check_stream_id(stream_id);
   if (increment == 0 || increment > max_window_size) {
-    bad_argument(fmt::format("window increment {} is outside [1, 2^31-1]", increment));
+    throw_invalid_argument(fmt::format("window increment {} is outside [1, 2^31-1]", increment));
   }
   put_header(out, {4, frame_type::window_update, 0, stream_id});
   put_u32(out, increment);
@@ -244,6 +241,10 @@ void write_goaway(std::string& out, std::uint32_t last_stream_id, error_code cod
   put_u32(out, last_stream_id);
   put_u32(out, static_cast<std::uint32_t>(code));
   out.append(debug_data);
+}
+
+void throw_invalid_argument(const std::string& what) {
+  throw keyless::error(errc::invalid_argument, "HTTP/2: " + what);
 }
 
 }  // namespace keyless::http::h2

@@ -119,6 +119,10 @@ frame_header read_frame_header(std::string_view bytes) noexcept;
 /// without the reserved bit.
 std::uint32_t read_stream_id(std::string_view bytes) noexcept;
 
+/// A caller asked for something HTTP/2 cannot carry: throws keyless::error
+/// (invalid_argument) with a message starting "HTTP/2: ".
+[[noreturn]] void throw_invalid_argument(const std::string& what);
+
 /// A connection error (RFC 9113 5.4.1): the peer broke a rule, and the
 /// connection must end with GOAWAY carrying h2_code(). message() names what
 /// was wrong ("HTTP/2: PING frame with a 7-byte payload (must be 8)").
