@@ -9,23 +9,23 @@
 namespace keyless::identity {
 namespace {
 
-constexpr std::string_view credential_name = "ClientSecretCredential";
+constexpr std::string_view client_secret_credential_name = "ClientSecretCredential";
 
 }  // namespace
 
 struct client_secret_credential::impl {
   impl(asio::any_io_executor executor, std::string tenant_id, std::string client_id,
        std::string secret, const entra_options& options)
-      : client(
-            executor,
-            detail::make_entra_settings(
-                std::string(credential_name), std::move(tenant_id), std::move(client_id), options,
-                options.environment ? *options.environment : process_environment(), false),
-            options),
+      : client(executor,
+               detail::make_entra_settings(
+                   std::string(client_secret_credential_name), std::move(tenant_id),
+                   std::move(client_id), options,
+                   options.environment ? *options.environment : process_environment(), false),
+               options),
         client_secret(std::move(secret)) {
     if (client_secret.empty()) {
-      throw keyless::error(errc::invalid_argument,
-                           fmt::format("{}: the client secret is empty", credential_name));
+      throw keyless::error(errc::invalid_argument, fmt::format("{}: the client secret is empty",
+                                                               client_secret_credential_name));
     }
   }
 
@@ -46,7 +46,7 @@ asio::any_io_executor client_secret_credential::get_executor() const {
 }
 
 std::string_view client_secret_credential::name() const noexcept {
-  return credential_name;
+  return client_secret_credential_name;
 }
 
 asio::awaitable<access_token> client_secret_credential::get_token(token_request req) {

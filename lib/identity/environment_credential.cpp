@@ -15,7 +15,7 @@
 namespace keyless::identity {
 namespace {
 
-constexpr std::string_view credential_name = "EnvironmentCredential";
+constexpr std::string_view environment_credential_name = "EnvironmentCredential";
 
 bool truthy(std::optional<std::string_view> value) {
   if (!value) return false;
@@ -52,13 +52,13 @@ environment_credential::environment_credential(asio::any_io_executor executor,
       message = fmt::format(
           "{}: not configured: AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or "
           "AZURE_CLIENT_CERTIFICATE_PATH) are not set",
-          credential_name);
+          environment_credential_name);
       d.hint =
           "to use a service principal, set AZURE_TENANT_ID, AZURE_CLIENT_ID and "
           "AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH";
     } else {
       // Partly configured: most likely a forgotten variable, so say exactly which.
-      message = fmt::format("{}: not configured: {} {} missing", credential_name,
+      message = fmt::format("{}: not configured: {} {} missing", environment_credential_name,
                             fmt::join(missing, ", "), missing.size() == 1 ? "is" : "are");
       d.hint = fmt::format("set {} to use the service principal this environment describes",
                            fmt::join(missing, " and "));
@@ -93,8 +93,8 @@ environment_credential::environment_credential(asio::any_io_executor executor,
     }
   } catch (const keyless::error& e) {
     // Configured but unusable: reported at get_token, as a failure that stops a chain.
-    impl_->problem.emplace(e.code(), fmt::format("{}: {}", credential_name, e.message()),
-                           e.details());
+    impl_->problem.emplace(
+        e.code(), fmt::format("{}: {}", environment_credential_name, e.message()), e.details());
   }
 }
 
@@ -105,7 +105,7 @@ asio::any_io_executor environment_credential::get_executor() const {
 }
 
 std::string_view environment_credential::name() const noexcept {
-  return credential_name;
+  return environment_credential_name;
 }
 
 std::string_view environment_credential::selected() const noexcept {
@@ -119,7 +119,7 @@ asio::awaitable<access_token> environment_credential::get_token(token_request re
     co_return co_await self->inner->get_token(std::move(req));
   } catch (const keyless::error& e) {
     // Name both: users set "EnvironmentCredential" up, the inner name says which path ran.
-    throw keyless::error(e.code(), fmt::format("{}: {}", credential_name, e.message()),
+    throw keyless::error(e.code(), fmt::format("{}: {}", environment_credential_name, e.message()),
                          e.details());
   }
 }

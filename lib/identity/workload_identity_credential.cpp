@@ -16,7 +16,7 @@
 namespace keyless::identity {
 namespace {
 
-constexpr std::string_view credential_name = "WorkloadIdentityCredential";
+constexpr std::string_view workload_identity_credential_name = "WorkloadIdentityCredential";
 
 // A projected service account token is one or two KiB; a file far larger is not one.
 constexpr std::uintmax_t max_token_file = 64 * 1024;
@@ -25,7 +25,8 @@ constexpr std::uintmax_t max_token_file = 64 * 1024;
                                errc code = errc::authentication_failed) {
   throw keyless::error(
       code,
-      fmt::format("{}: the federated token file '{}' {}", credential_name, path.string(), what),
+      fmt::format("{}: the federated token file '{}' {}", workload_identity_credential_name,
+                  path.string(), what),
       detail::with_hint("the workload identity webhook projects this file into the pod; check "
                         "the pod's service account (azure.workload.identity/use label) and "
                         "AZURE_FEDERATED_TOKEN_FILE"));
@@ -82,18 +83,19 @@ workload_identity_credential::workload_identity_credential(asio::any_io_executor
   if (!missing.empty()) {
     impl_->problem.emplace(
         errc::credential_unavailable,
-        fmt::format("{}: not configured: {} {} missing", credential_name, fmt::join(missing, ", "),
-                    missing.size() == 1 ? "is" : "are"),
+        fmt::format("{}: not configured: {} {} missing", workload_identity_credential_name,
+                    fmt::join(missing, ", "), missing.size() == 1 ? "is" : "are"),
         detail::with_hint("on AKS, enable workload identity on the cluster and label the pod "
                           "azure.workload.identity/use=true; elsewhere set AZURE_TENANT_ID, "
                           "AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE"));
     return;
   }
   options.environment = env;
-  impl_->client.emplace(executor,
-                        detail::make_entra_settings(std::string(credential_name), std::move(tenant),
-                                                    std::move(client_id), options, env, true),
-                        options);
+  impl_->client.emplace(
+      executor,
+      detail::make_entra_settings(std::string(workload_identity_credential_name), std::move(tenant),
+                                  std::move(client_id), options, env, true),
+      options);
   impl_->token_file = std::move(file);
 }
 
@@ -104,7 +106,7 @@ asio::any_io_executor workload_identity_credential::get_executor() const {
 }
 
 std::string_view workload_identity_credential::name() const noexcept {
-  return credential_name;
+  return workload_identity_credential_name;
 }
 
 asio::awaitable<access_token> workload_identity_credential::get_token(token_request req) {
