@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdlib>
 
 #include <fmt/core.h>
 
+#include "core/env_value.hpp"
 #include "core/logging.hpp"
 #include "core/text.hpp"
 #include "identity/token_response.hpp"
@@ -304,8 +304,8 @@ void throw_unusable_output(const cli_profile& cli, std::string_view reason, std:
 }
 
 bool multitenant_disabled_from_environment() {
-  const char* value = std::getenv("AZURE_IDENTITY_DISABLE_MULTITENANTAUTH");
-  return value != nullptr && multitenant_disabled_by(std::string_view(value));
+  return multitenant_disabled_by(
+      keyless::detail::env_value("AZURE_IDENTITY_DISABLE_MULTITENANTAUTH"));
 }
 
 }  // namespace keyless::identity::detail

@@ -29,13 +29,13 @@ struct cli_profile {
 extern const cli_profile azure_cli_profile;
 extern const cli_profile azure_developer_cli_profile;
 
+/// AZURE_IDENTITY_DISABLE_MULTITENANTAUTH, as both CLIs read it when they are built.
+bool multitenant_disabled_from_environment();
+
 /// Scope characters the CLIs are given: letters, digits and . - _ : /, not
 /// starting with '-'. No shell is involved, but az and azd parse their own
 /// arguments, and a value starting with '-' would be read as an option.
 /// Throws keyless::error(errc::invalid_argument) naming the credential.
-/// AZURE_IDENTITY_DISABLE_MULTITENANTAUTH, as both CLIs read it when they are built.
-bool multitenant_disabled_from_environment();
-
 void validate_scope(const cli_profile& cli, std::string_view scope);
 /// Tenant ids: letters, digits, '.' and '-', not starting with '-'.
 void validate_tenant(const cli_profile& cli, std::string_view tenant);

@@ -3,7 +3,6 @@
 #include <vector>
 
 #include "core/base64.hpp"
-#include "core/text.hpp"
 #include "keyless/http/fields.hpp"
 
 namespace keyless::openai {

@@ -5,12 +5,11 @@
 
 #include <string_view>
 
+#include "http/h2/hpack_static_table.hpp"
+
 namespace keyless::http::h2 {
 
-struct field_view {
-  std::string_view name;
-  std::string_view value;
-};
+using field_view = header_field;
 
 /// Fields that only mean something to one HTTP/1.1 connection, which an
 /// HTTP/2 message must not carry (RFC 9113 8.2.2). `name` is lower case.
