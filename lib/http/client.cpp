@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <limits>
+#include <type_traits>
 #include <utility>
 
+#include <asio/dispatch.hpp>
 #include <asio/system_executor.hpp>
 
 #include <fmt/core.h>
@@ -164,8 +167,69 @@ asio::awaitable<lease> start(std::shared_ptr<client_impl> self, std::shared_ptr<
   }
 }
 
+// HTTP/2 for this request: the client speaks it, and the route allows it (plain http through
+// a proxy is the proxy's HTTP/1.1 request).
+bool uses_h2(const client_impl& c, const exchange& x) {
+  return c.h2_ && (x.where.tls || !x.where.proxy);
+}
+
+// Runs `op` (made for a connection) on the origin's HTTP/2 connection. A request the server
+// did not process (REFUSED_STREAM, a GOAWAY, a connection that died before the stream was
+// opened) goes to a new connection, a few times at most.
+template <typename Op>
+auto on_h2_connection(std::shared_ptr<client_impl> self, const exchange& x, Op op)
+    -> decltype(op(std::shared_ptr<h2_connection>())) {
+  constexpr int max_attempts = 3;
+  for (int attempt = 1;; ++attempt) {
+    bool opened = false;
+    std::shared_ptr<h2_connection> conn = self->h2_->acquire(x.where.pool_key, opened);
+    ++(opened ? self->connections_opened_ : self->reused_);
+    ++self->requests_;
+    try {
+      if constexpr (std::is_void_v<typename decltype(op(conn))::value_type>) {
+        co_await op(std::move(conn));
+        co_return;
+      } else {
+        co_return co_await op(std::move(conn));
+      }
+    } catch (const h2_not_processed&) {
+      if (attempt == max_attempts) {
+        throw keyless::error(errc::connection_failed,
+                             fmt::format("{}: the server did not process the request on {} "
+                                         "HTTP/2 connections in a row",
+                                         x.what(), max_attempts));
+      }
+    }
+    ++self->retries_;
+  }
+}
+
+asio::awaitable<response> send_h2(std::shared_ptr<client_impl> self,
+                                  std::shared_ptr<const exchange> x) {
+  co_return co_await on_h2_connection(
+      self, *x, [&x](std::shared_ptr<h2_connection> conn) -> asio::awaitable<response> {
+        response out;
+        co_await run_on(conn->strand(), conn->start_and_read_all(x.get(), out));
+        co_return out;
+      });
+}
+
+asio::awaitable<response_stream> send_streaming_h2(std::shared_ptr<client_impl> self,
+                                                   std::shared_ptr<stream_state> state) {
+  co_await on_h2_connection(self, *state->x,
+                            [&state](std::shared_ptr<h2_connection> conn) -> asio::awaitable<void> {
+                              std::shared_ptr<h2_stream> stream =
+                                  co_await run_on(conn->strand(), conn->start(state->x.get()));
+                              state->executor = conn->strand();
+                              state->head = stream->head;
+                              state->h2 = h2_slot(std::move(conn), std::move(stream));
+                            });
+  co_return stream_state::make(std::move(state));
+}
+
 asio::awaitable<response> send(std::shared_ptr<client_impl> self, request req) {
   std::shared_ptr<const exchange> x = prepare(*self, std::move(req));
+  if (uses_h2(*self, *x)) co_return co_await send_h2(std::move(self), std::move(x));
   response out;
   lease slot = co_await start(self, x, &out.body);
   static_cast<response_head&>(out) = slot.conn()->take_head();
@@ -176,14 +240,35 @@ asio::awaitable<response> send(std::shared_ptr<client_impl> self, request req) {
 asio::awaitable<response_stream> send_streaming(std::shared_ptr<client_impl> self, request req) {
   auto state = std::make_shared<stream_state>();
   state->x = prepare(*self, std::move(req));
+  if (uses_h2(*self, *state->x)) {
+    co_return co_await send_streaming_h2(std::move(self), std::move(state));
+  }
   state->slot = co_await start(self, state->x);
   state->executor = state->slot.conn()->strand();
   state->head = state->slot.conn()->head();
   co_return stream_state::make(std::move(state));
 }
 
+asio::awaitable<std::optional<std::string_view>> read_h2_piece(std::shared_ptr<stream_state> s) {
+  const std::shared_ptr<h2_connection>& conn = s->h2.conn();
+  std::optional<std::string_view> piece;
+  try {
+    piece = co_await run_on(conn->strand(), conn->read_body(s->h2.stream()));
+  } catch (...) {
+    s->done = true;
+    s->h2.release();  // read_body has abandoned the stream
+    throw;
+  }
+  if (!piece) {
+    s->done = true;
+    s->h2.release();
+  }
+  co_return piece;
+}
+
 asio::awaitable<std::optional<std::string_view>> read_piece(std::shared_ptr<stream_state> s) {
   if (!s || s->done) co_return std::nullopt;
+  if (s->h2) co_return co_await read_h2_piece(std::move(s));
   std::shared_ptr<connection> conn = s->slot.conn();
   std::optional<std::string_view> piece;
   try {
@@ -220,7 +305,32 @@ client_impl::client_impl(asio::any_io_executor executor, client_options options)
       clock_(options_.clock ? options_.clock : keyless::clock::system()),
       tls_(make_client_tls_context(options_.tls)),
       proxy_(options_.proxy ? *options_.proxy : proxy_settings::from_environment()),
-      pool_(std::make_shared<connection_pool>(executor_, options_.pool, clock_)) {}
+      pool_(std::make_shared<connection_pool>(executor_, options_.pool, clock_)) {
+  if (options_.version == http_version::http2) {
+    offer_only_h2(*tls_);
+    h2::session_options session;
+    session.max_header_list_size = static_cast<std::uint32_t>(std::min<std::size_t>(
+        options_.max_header_bytes, std::numeric_limits<std::uint32_t>::max()));
+    h2_ = std::make_unique<h2_pool>(executor_, tls_, session);
+  }
+}
+
+void h2_slot::release() noexcept {
+  conn_.reset();
+  stream_.reset();
+}
+
+void h2_slot::close() noexcept {
+  if (!conn_) return;
+  strand_type strand = conn_->strand();  // before the lambda takes conn_
+  asio::dispatch(strand,
+                 [conn = std::move(conn_), stream = std::move(stream_)] { conn->cancel(*stream); });
+}
+
+void client_impl::shutdown() {
+  pool_->shutdown();
+  if (h2_) h2_->shutdown();
+}
 
 void lease::finish(const response_head& head) {
   if (!pool_) return;
@@ -258,14 +368,14 @@ client::client(client&&) noexcept = default;
 
 client& client::operator=(client&& other) noexcept {
   if (this != &other) {
-    if (impl_) impl_->pool_->shutdown();
+    if (impl_) impl_->shutdown();
     impl_ = std::move(other.impl_);
   }
   return *this;
 }
 
 client::~client() {
-  if (impl_) impl_->pool_->shutdown();
+  if (impl_) impl_->shutdown();
 }
 
 asio::any_io_executor client::get_executor() const noexcept {
@@ -326,6 +436,7 @@ void response_stream::close() noexcept {
   if (state_ && !state_->done) {
     state_->done = true;
     state_->slot.close();
+    state_->h2.close();
   }
 }
 

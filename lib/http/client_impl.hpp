@@ -13,6 +13,8 @@
 
 #include "connection.hpp"
 #include "connection_pool.hpp"
+#include "h2_connection.hpp"
+#include "h2_pool.hpp"
 #include "keyless/http/client.hpp"
 #include "keyless/http/response_stream.hpp"
 #include "proxy.hpp"
@@ -23,12 +25,16 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
  public:
   client_impl(asio::any_io_executor executor, client_options options);
 
+  /// Closes the pools' connections (the client handle is going away).
+  void shutdown();
+
   asio::any_io_executor executor_;
   client_options options_;
   std::shared_ptr<const keyless::clock> clock_;
   std::shared_ptr<asio::ssl::context> tls_;
   proxy_config proxy_;
   std::shared_ptr<connection_pool> pool_;
+  std::unique_ptr<h2_pool> h2_;  ///< null unless the client speaks HTTP/2
 
   std::atomic<std::uint64_t> requests_{0};
   std::atomic<std::uint64_t> connections_opened_{0};
@@ -68,14 +74,47 @@ class lease {
 
  private:
   std::shared_ptr<connection_pool> pool_;
+  std::unique_ptr<h2_pool> h2_;  ///< null unless the client speaks HTTP/2
   std::shared_ptr<const exchange> x_;
   std::shared_ptr<connection> conn_;
+};
+
+/// An HTTP/2 stream a response_stream reads; abandons it (RST_STREAM) when destroyed unless
+/// release() was called.
+class h2_slot {
+ public:
+  h2_slot() = default;
+  h2_slot(std::shared_ptr<h2_connection> conn, std::shared_ptr<h2_stream> stream)
+      : conn_(std::move(conn)), stream_(std::move(stream)) {}
+  h2_slot(h2_slot&&) noexcept = default;
+  h2_slot& operator=(h2_slot&& other) noexcept {
+    if (this != &other) {
+      close();
+      conn_ = std::move(other.conn_);
+      stream_ = std::move(other.stream_);
+    }
+    return *this;
+  }
+  ~h2_slot() { close(); }
+
+  explicit operator bool() const noexcept { return conn_ != nullptr; }
+  const std::shared_ptr<h2_connection>& conn() const noexcept { return conn_; }
+  const std::shared_ptr<h2_stream>& stream() const noexcept { return stream_; }
+  /// The stream ended or failed: nothing to abandon.
+  void release() noexcept;
+  /// Abandons the stream, on the connection's strand.
+  void close() noexcept;
+
+ private:
+  std::shared_ptr<h2_connection> conn_;
+  std::shared_ptr<h2_stream> stream_;
 };
 
 /// What a response_stream holds.
 struct stream_state {
   std::shared_ptr<const exchange> x;
   lease slot;
+  h2_slot h2;                      ///< instead of `slot` for an HTTP/2 response
   asio::any_io_executor executor;  // the connection's strand
   response_head head;
   bool done = false;

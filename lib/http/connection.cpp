@@ -484,6 +484,41 @@ asio::awaitable<void> connection::start_and_read_all(const exchange* x, std::str
   disarm();
 }
 
+asio::awaitable<void> connection::open(const exchange* x) {
+  try {
+    co_await connect(x);
+  } catch (...) {
+    give_up();
+    throw;
+  }
+}
+
+std::string_view connection::negotiated_protocol() const noexcept {
+  return tls_ ? alpn_selected(*tls_) : std::string_view();
+}
+
+asio::awaitable<std::pair<std::error_code, std::size_t>> connection::read_raw(
+    asio::mutable_buffer into) {
+  std::error_code ec;
+  std::size_t n = 0;
+  if (tls_) {
+    std::tie(ec, n) = co_await tls_->async_read_some(into, use_tuple);
+  } else {
+    std::tie(ec, n) = co_await socket_.async_read_some(into, use_tuple);
+  }
+  co_return std::pair{ec, n};
+}
+
+asio::awaitable<std::error_code> connection::write_raw(asio::const_buffer bytes) {
+  std::error_code ec;
+  if (tls_) {
+    std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, bytes, use_tuple);
+  } else {
+    std::tie(ec, std::ignore) = co_await asio::async_write(socket_, bytes, use_tuple);
+  }
+  co_return ec;
+}
+
 bool connection::reusable() const noexcept {
   return connected_ && !broken_ && message_done_ && !eof_ && begin_ == end_ && parser_.keep_alive();
 }

@@ -9,10 +9,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <utility>
 #include <vector>
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
+#include <asio/buffer.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl/context.hpp>
 #include <asio/ssl/stream.hpp>
@@ -88,6 +91,18 @@ class connection : public std::enable_shared_from_this<connection> {
   const response_head& head() const noexcept { return parser_.head(); }
   /// Moves the head out, once the response was read to its end.
   response_head take_head() noexcept { return parser_.take_head(); }
+
+  // --- the HTTP/2 transport's use of a connection, on strand() ---
+
+  /// Connects (through the proxy, then TLS) without sending anything. Failures as start().
+  asio::awaitable<void> open(const exchange* x);
+  /// The protocol the TLS handshake agreed on (ALPN), e.g. "h2"; empty without TLS or ALPN.
+  std::string_view negotiated_protocol() const noexcept;
+  /// One read of whatever has arrived, without deadline: HTTP/2 reads whenever streams are open
+  /// and keeps its own timers per stream.
+  asio::awaitable<std::pair<std::error_code, std::size_t>> read_raw(asio::mutable_buffer into);
+  /// Writes all of `bytes`, without deadline.
+  asio::awaitable<std::error_code> write_raw(asio::const_buffer bytes);
 
   // --- after an exchange, from whoever awaited it ---
 

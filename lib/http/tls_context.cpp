@@ -123,6 +123,21 @@ std::shared_ptr<asio::ssl::context> make_client_tls_context(const tls_options& o
   return ctx;
 }
 
+void offer_only_h2(asio::ssl::context& context) {
+  static constexpr unsigned char protocols[] = {2, 'h', '2'};
+  // Unlike most of OpenSSL, 0 is success here.
+  if (SSL_CTX_set_alpn_protos(context.native_handle(), protocols, sizeof protocols) != 0) {
+    throw keyless::error(errc::tls_failed, "cannot offer HTTP/2 through ALPN");
+  }
+}
+
+std::string_view alpn_selected(const tls_stream& stream) noexcept {
+  const unsigned char* data = nullptr;
+  unsigned int size = 0;
+  SSL_get0_alpn_selected(const_cast<tls_stream&>(stream).native_handle(), &data, &size);
+  return {reinterpret_cast<const char*>(data), size};
+}
+
 void prepare_client_stream(tls_stream& stream, const std::string& host) {
   if (!is_ip_literal(host)) SSL_set_tlsext_host_name(stream.native_handle(), host.c_str());
   stream.set_verify_mode(asio::ssl::verify_peer);

@@ -22,6 +22,13 @@ using tls_stream = asio::ssl::stream<asio::ip::tcp::socket>;
 /// source that could not be loaded.
 std::shared_ptr<asio::ssl::context> make_client_tls_context(const tls_options& options);
 
+/// Makes handshakes with `context` offer HTTP/2 only (ALPN "h2"): a client that speaks HTTP/2
+/// must not let a server pick HTTP/1.1 on a connection it will write HTTP/2 frames to.
+void offer_only_h2(asio::ssl::context& context);
+
+/// The protocol the handshake agreed on through ALPN; empty when none.
+std::string_view alpn_selected(const tls_stream& stream) noexcept;
+
 /// Prepares `stream` for a handshake with `host`: SNI (host names only; RFC 6066 forbids IP
 /// literals) and a verify callback that adds host-name (or IP address) verification to
 /// OpenSSL's chain verification.

@@ -42,6 +42,19 @@ struct pool_options {
   std::chrono::milliseconds idle_expiry{std::chrono::seconds(60)};
 };
 
+/// Which HTTP a client speaks.
+enum class http_version {
+  /// HTTP/1.1: one request at a time per connection, up to
+  /// pool_options::max_connections_per_origin connections.
+  http1_1,
+  /// HTTP/2 (RFC 9113): every request to an origin is a stream on one connection. Over TLS the
+  /// handshake must agree on "h2" (ALPN), else the request fails with errc::connection_failed;
+  /// plain http speaks HTTP/2 with prior knowledge (h2c) and fails against an HTTP/1.1-only
+  /// server. HPACK sends a bearer token once per connection and a one-byte index after that.
+  /// Plain http through a proxy stays HTTP/1.1.
+  http2,
+};
+
 /// Defaults for every request a client sends; request_options overrides the timeouts and the
 /// body limit per request.
 struct client_options {
@@ -60,6 +73,7 @@ struct client_options {
   std::size_t max_body_bytes = 64 * 1024 * 1024;
   pool_options pool;
   tls_options tls;
+  http_version version = http_version::http1_1;
   /// Proxies. Unset: proxy_settings::from_environment() when the client is created.
   std::optional<proxy_settings> proxy;
   /// Sent as User-Agent unless a request sets its own; empty sends none.

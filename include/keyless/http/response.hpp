@@ -10,7 +10,8 @@ namespace keyless::http {
 struct response_head {
   int status = 0;
   std::string reason;
-  int version_minor = 1;  ///< HTTP/1.<minor>
+  int version_major = 1;  ///< HTTP/<major>.<minor>: 1.1, 1.0 or 2.0
+  int version_minor = 1;
   fields headers;
 };
 

@@ -1,0 +1,212 @@
+// The client speaking HTTP/2 (client_options::version = http2) to a real HTTP/2 server,
+// nghttpd, over h2c and TLS with ALPN: bodies both ways past the flow-control windows, many
+// concurrent streams on one connection, streamed responses, and the failures a client meets
+// when a server does not speak HTTP/2 or says nothing.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/write.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "http_test_support.hpp"
+#include "nghttpd_server.hpp"
+
+namespace keyless::http::test {
+namespace {
+
+client_options h2_options() {
+  client_options o = test_options();
+  o.version = http_version::http2;
+  return o;
+}
+
+// Bytes that differ from position to position, so a reordered or repeated piece shows.
+std::string patterned(std::size_t size) {
+  std::string out(size, '\0');
+  for (std::size_t i = 0; i < size; ++i) out[i] = static_cast<char>('a' + (i * 7 + i / 251) % 26);
+  return out;
+}
+
+// Checks the precondition every test here has: the real server is installed.
+bool nghttpd_missing() {
+  if (have_nghttpd()) return false;
+  BOOST_TEST_MESSAGE("nghttpd is not installed (package nghttp2-server): skipped");
+  return true;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(h2_client)
+
+BOOST_AUTO_TEST_CASE(get_over_h2c_with_prior_knowledge) {
+  if (nghttpd_missing()) return;
+  nghttpd_server server;
+  server.file("hello.txt", "hello over h2c");
+  asio::io_context io;
+  client c(io.get_executor(), h2_options());
+  response r = run_sync(io, c.send(make_request(server.url("/hello.txt"))));
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.version_major == 2);
+  BOOST_TEST(r.body == "hello over h2c");
+  BOOST_TEST(r.headers.find("content-length").value_or("") == "14");
+}
+
+BOOST_AUTO_TEST_CASE(get_over_tls_agrees_on_h2_through_alpn) {
+  if (nghttpd_missing()) return;
+  nghttpd_server server({.tls = true});
+  server.file("hello.txt", "hello over TLS");
+  asio::io_context io;
+  client c(io.get_executor(), h2_options());
+  response r = run_sync(io, c.send(make_request(server.url("/hello.txt"))));
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.version_major == 2);
+  BOOST_TEST(r.body == "hello over TLS");
+}
+
+BOOST_AUTO_TEST_CASE(bodies_past_every_window_go_both_ways) {
+  if (nghttpd_missing()) return;
+  // nghttpd's windows are 64 KiB until it updates them, ours 1 MiB per stream: 3 MiB up and
+  // back needs WINDOW_UPDATEs from both sides, and DATA split at the frame size.
+  nghttpd_server server({.tls = true});
+  server.file("echo", "");
+  asio::io_context io;
+  client c(io.get_executor(), h2_options());
+  std::string body = patterned(3 * 1024 * 1024 + 17);
+  response r = run_sync(io, c.send(make_request(server.url("/echo"), "POST", body)));
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.body.size() == body.size());
+  BOOST_TEST((r.body == body));
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_requests_share_one_connection_past_the_stream_limit) {
+  if (nghttpd_missing()) return;
+  nghttpd_server server({.tls = true, .max_concurrent_streams = 20});
+  const int files = 10;
+  for (int i = 0; i < files; ++i) {
+    server.file("f" + std::to_string(i), patterned(1000 + 997 * i));
+  }
+  asio::io_context io;
+  client c(io.get_executor(), h2_options());
+  const int requests = 300;  // 15 times what the server runs at once: the rest wait for slots
+  int ok = 0;
+  int failed = 0;
+  for (int n = 0; n < requests; ++n) {
+    asio::co_spawn(
+        io,
+        [&, n]() -> asio::awaitable<void> {
+          int i = n % files;
+          response r = co_await c.send(make_request(server.url("/f" + std::to_string(i))));
+          if (r.status == 200 && r.body == patterned(1000 + 997 * i)) {
+            ++ok;
+          } else {
+            ++failed;
+          }
+        },
+        [&](std::exception_ptr e) {
+          if (e) ++failed;
+        });
+  }
+  BOOST_REQUIRE(run_until(
+      io, [&] { return ok + failed == requests; }, 30s));
+  BOOST_TEST(ok == requests);
+  BOOST_TEST(c.stats().connections_opened == 1u);
+  // Streams opened before the server's SETTINGS arrived may be refused (REFUSED_STREAM) and
+  // are sent again: each try counts as a request.
+  client_stats stats = c.stats();
+  BOOST_TEST(stats.requests == requests + stats.retries);
+}
+
+BOOST_AUTO_TEST_CASE(streamed_response_closed_early_leaves_the_connection_usable) {
+  if (nghttpd_missing()) return;
+  nghttpd_server server;
+  server.file("big", patterned(4 * 1024 * 1024));
+  server.file("small", "after the reset");
+  asio::io_context io;
+  client c(io.get_executor(), h2_options());
+  std::string first_piece = run_sync(io, [&]() -> asio::awaitable<std::string> {
+    response_stream s = co_await c.send_streaming(make_request(server.url("/big")));
+    BOOST_TEST(s.status() == 200);
+    auto piece = co_await s.read_some();
+    std::string copy(piece.value_or(""));
+    s.close();  // RST_STREAM(CANCEL) with most of the body unread
+    co_return copy;
+  });
+  BOOST_TEST(!first_piece.empty());
+  BOOST_TEST((first_piece == patterned(first_piece.size())));
+  response r = run_sync(io, c.send(make_request(server.url("/small"))));
+  BOOST_TEST(r.body == "after the reset");
+  BOOST_TEST(c.stats().connections_opened == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(streamed_response_read_to_its_end) {
+  if (nghttpd_missing()) return;
+  nghttpd_server server({.tls = true});
+  std::string big = patterned(2 * 1024 * 1024 + 3);
+  server.file("big", big);
+  asio::io_context io;
+  client c(io.get_executor(), h2_options());
+  auto [pieces, body] = run_sync(io, [&]() -> asio::awaitable<std::pair<int, std::string>> {
+    response_stream s = co_await c.send_streaming(make_request(server.url("/big")));
+    std::string all;
+    int count = 0;
+    while (auto piece = co_await s.read_some()) {
+      all.append(*piece);
+      ++count;
+    }
+    co_return std::pair{count, all};
+  });
+  BOOST_TEST(pieces > 1);
+  BOOST_TEST(body.size() == big.size());
+  BOOST_TEST((body == big));
+}
+
+BOOST_AUTO_TEST_CASE(tls_server_without_h2_is_named) {
+  asio::io_context io;
+  loopback_server server(io.get_executor(), tls_server());  // HTTP/1.1 only, no ALPN
+  client c(io.get_executor(), h2_options());
+  keyless::error e = expect_error(io, c.send(make_request(server.url("/"))));
+  BOOST_TEST(e.code() == errc::connection_failed);
+  BOOST_TEST(contains(e.what(), "does not speak HTTP/2"), e.what());
+}
+
+BOOST_AUTO_TEST_CASE(http1_answer_to_prior_knowledge_is_named) {
+  // A plain-http server that only knows HTTP/1.1 answers the preface with an error page.
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::address_v4::loopback(), 0});
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        asio::ip::tcp::socket socket = co_await acceptor.async_accept(asio::use_awaitable);
+        std::string reply = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+        co_await asio::async_write(socket, asio::buffer(reply), asio::use_awaitable);
+        char byte;
+        co_await socket.async_read_some(asio::buffer(&byte, 1), net::as_tuple(asio::use_awaitable));
+      },
+      asio::detached);
+  client c(io.get_executor(), h2_options());
+  auto address = "http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/";
+  keyless::error e = expect_error(io, c.send(make_request(address)));
+  BOOST_TEST(e.code() == errc::connection_failed);
+  BOOST_TEST(contains(e.what(), "answered in HTTP/1.1"), e.what());
+}
+
+BOOST_AUTO_TEST_CASE(silent_server_ends_in_the_request_timeout) {
+  asio::io_context io;
+  silent_server server(io);
+  client_options o = h2_options();
+  o.request_timeout = 300ms;
+  client c(io.get_executor(), o);
+  auto address = "http://127.0.0.1:" + std::to_string(server.port()) + "/";
+  keyless::error e = expect_error(io, c.send(make_request(address)));
+  BOOST_TEST(e.code() == errc::timeout);
+  BOOST_TEST(contains(e.what(), "request timeout (300 ms)"), e.what());
+  BOOST_TEST(server.bytes_received() > 24u);  // the preface and more were sent
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace keyless::http::test
