@@ -13,6 +13,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "http_test_support.hpp"
+#include "loopback_proxy.hpp"
 #include "nghttpd_server.hpp"
 
 namespace keyless::http::test {
@@ -162,6 +163,25 @@ BOOST_AUTO_TEST_CASE(streamed_response_read_to_its_end) {
   BOOST_TEST(pieces > 1);
   BOOST_TEST(body.size() == big.size());
   BOOST_TEST((body == big));
+}
+
+BOOST_AUTO_TEST_CASE(https_through_a_proxy_tunnel_speaks_h2_end_to_end) {
+  if (nghttpd_missing()) return;
+  nghttpd_server server({.tls = true});
+  server.file("hello.txt", "through the tunnel");
+  asio::io_context io;
+  testing::loopback_proxy proxy(io.get_executor());
+  client_options o = h2_options();
+  proxy_settings through_proxy;
+  through_proxy.https_proxy = proxy.url();
+  o.proxy = through_proxy;
+  client c(io.get_executor(), o);
+  for (int i = 0; i < 3; ++i) {
+    response r = run_sync(io, c.send(make_request(server.url("/hello.txt"))));
+    BOOST_TEST(r.version_major == 2);
+    BOOST_TEST(r.body == "through the tunnel");
+  }
+  BOOST_TEST(proxy.connect_requests() == 1u);  // one tunnel carries every stream
 }
 
 BOOST_AUTO_TEST_CASE(tls_server_without_h2_is_named) {
