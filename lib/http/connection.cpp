@@ -29,10 +29,7 @@ namespace keyless::http::detail {
 namespace {
 
 using asio::ip::tcp;
-constexpr auto use_tuple = net::as_tuple(asio::use_awaitable);
 
-// One TLS record's worth: a read never returns more than that at once.
-constexpr std::size_t read_buffer_size = 16 * 1024 + 512;
 // A connection keeps its send buffer between requests up to this size.
 constexpr std::size_t max_kept_send_buffer = 64 * 1024;
 
@@ -50,14 +47,14 @@ bool is_connection_loss(std::error_code ec) {
          ec == asio::error::not_connected || ec == asio::ssl::error::stream_truncated;
 }
 
-std::string describe(std::error_code ec) {
+}  // namespace
+
+std::string describe_connection_loss(std::error_code ec) {
   if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
     return "the server closed the connection";
   }
   return ec.message();
 }
-
-}  // namespace
 
 std::string describe_request(const request& r) {
   return fmt::format("{} {}://{}{}", r.method, r.target.scheme, r.target.host_header(),
@@ -140,8 +137,9 @@ void connection::fail(const exchange* x, std::error_code ec, const deadline& d,
                                                     d.name, d.budget.count(), doing));
   }
   if (ec == asio::error::operation_aborted) throw asio::system_error(ec);  // the caller cancelled
-  throw keyless::error(errc::connection_failed, fmt::format("{}: connection failed while {}: {}",
-                                                            x->what(), doing, describe(ec)));
+  throw keyless::error(errc::connection_failed,
+                       fmt::format("{}: connection failed while {}: {}", x->what(), doing,
+                                   describe_connection_loss(ec)));
 }
 
 parse_result connection::parse(const exchange* x, std::string_view data) {
@@ -197,7 +195,7 @@ asio::awaitable<std::vector<tcp::endpoint>> connection::resolve(const exchange* 
         state->results = std::move(r);
         state->wake.cancel();
       }));
-  auto [wait_ec] = co_await state->wake.async_wait(use_tuple);
+  auto [wait_ec] = co_await state->wake.async_wait(net::use_tuple);
   if (!state->done) {
     state->resolver.cancel();
     if (!wait_ec) {
@@ -237,7 +235,7 @@ asio::awaitable<void> connection::connect(const exchange* x) {
       continue;
     }
     arm(d);
-    auto [connect_ec] = co_await socket_.async_connect(endpoint, use_tuple);
+    auto [connect_ec] = co_await socket_.async_connect(endpoint, net::use_tuple);
     disarm();
     if (!connect_ec) {
       socket_.set_option(tcp::no_delay(true), ec);
@@ -328,7 +326,7 @@ asio::awaitable<void> connection::handshake(const exchange* x) {
   deadline d =
       earliest({steady_clock::now() + x->tls_timeout, "TLS handshake timeout", x->tls_timeout}, x);
   arm(d);
-  auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, use_tuple);
+  auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, net::use_tuple);
   disarm();
   if (!ec) co_return;
   if (timer_fired_ || ec == asio::error::operation_aborted) {
@@ -348,9 +346,9 @@ asio::awaitable<void> connection::write(const exchange* x, std::string_view head
   std::error_code ec;
   std::size_t n = 0;
   if (tls_) {
-    std::tie(ec, n) = co_await asio::async_write(*tls_, buffers, use_tuple);
+    std::tie(ec, n) = co_await asio::async_write(*tls_, buffers, net::use_tuple);
   } else {
-    std::tie(ec, n) = co_await asio::async_write(socket_, buffers, use_tuple);
+    std::tie(ec, n) = co_await asio::async_write(socket_, buffers, net::use_tuple);
   }
   bytes_written_ += n;
   if (ec) {
@@ -367,9 +365,9 @@ asio::awaitable<bool> connection::fill(const exchange* x, const deadline& d,
   std::error_code ec;
   std::size_t n = 0;
   if (tls_) {
-    std::tie(ec, n) = co_await tls_->async_read_some(asio::buffer(buffer_), use_tuple);
+    std::tie(ec, n) = co_await tls_->async_read_some(asio::buffer(buffer_), net::use_tuple);
   } else {
-    std::tie(ec, n) = co_await socket_.async_read_some(asio::buffer(buffer_), use_tuple);
+    std::tie(ec, n) = co_await socket_.async_read_some(asio::buffer(buffer_), net::use_tuple);
   }
   if (n > 0) {
     end_ = n;
@@ -502,9 +500,9 @@ asio::awaitable<std::pair<std::error_code, std::size_t>> connection::read_raw(
   std::error_code ec;
   std::size_t n = 0;
   if (tls_) {
-    std::tie(ec, n) = co_await tls_->async_read_some(into, use_tuple);
+    std::tie(ec, n) = co_await tls_->async_read_some(into, net::use_tuple);
   } else {
-    std::tie(ec, n) = co_await socket_.async_read_some(into, use_tuple);
+    std::tie(ec, n) = co_await socket_.async_read_some(into, net::use_tuple);
   }
   co_return std::pair{ec, n};
 }
@@ -512,9 +510,9 @@ asio::awaitable<std::pair<std::error_code, std::size_t>> connection::read_raw(
 asio::awaitable<std::error_code> connection::write_raw(asio::const_buffer bytes) {
   std::error_code ec;
   if (tls_) {
-    std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, bytes, use_tuple);
+    std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, bytes, net::use_tuple);
   } else {
-    std::tie(ec, std::ignore) = co_await asio::async_write(socket_, bytes, use_tuple);
+    std::tie(ec, std::ignore) = co_await asio::async_write(socket_, bytes, net::use_tuple);
   }
   co_return ec;
 }

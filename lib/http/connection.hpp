@@ -44,6 +44,13 @@ struct route {
   std::string origin() const;
 };
 
+/// One TLS record's worth: a read never returns more than that at once.
+inline constexpr std::size_t read_buffer_size = 16 * 1024 + 512;
+
+/// Why a connection ended, for messages: "the server closed the connection" for a FIN or a
+/// TLS close without close_notify, else the error's text.
+std::string describe_connection_loss(std::error_code ec);
+
 /// "GET https://host:port/path" (no query), how messages name a request.
 std::string describe_request(const request& r);
 

@@ -18,25 +18,9 @@
 namespace keyless::http::detail {
 namespace {
 
-constexpr auto use_tuple = net::as_tuple(asio::use_awaitable);
-
 // Streams opened before the server's SETTINGS say how many it allows: RFC 9113 asks servers
 // to allow at least 100, and a stream over its limit is refused and sent again.
 constexpr std::size_t streams_before_settings = 100;
-
-// One TLS record's worth: a read never returns more than that at once.
-constexpr std::size_t read_buffer_size = 16 * 1024 + 512;
-
-std::string describe_loss(std::error_code ec) {
-  if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
-    return "the server closed the connection";
-  }
-  return ec.message();
-}
-
-steady_clock::time_point earliest(steady_clock::time_point a, steady_clock::time_point b) {
-  return std::min(a, b);
-}
 
 }  // namespace
 
@@ -69,7 +53,7 @@ asio::awaitable<void> h2_connection::ensure_open(const exchange* x) {
         if (open_failure_) std::rethrow_exception(open_failure_);
         throw h2_not_processed{};
       case state::opening: {
-        co_await opened_.async_wait(use_tuple);
+        co_await opened_.async_wait(net::use_tuple);
         // Still opening: the wait ended because this request was cancelled.
         if (state_ == state::opening) throw asio::system_error(asio::error::operation_aborted);
         break;
@@ -113,7 +97,7 @@ asio::awaitable<void> h2_connection::open(const exchange* x) {
 asio::awaitable<void> h2_connection::wait_for_stream_slot() {
   const std::uint64_t seen = slots_freed_count_;
   ++slot_waiters_;
-  co_await slot_freed_.async_wait(use_tuple);
+  co_await slot_freed_.async_wait(net::use_tuple);
   --slot_waiters_;
   if (slots_freed_count_ == seen && state_ == state::open) {
     throw asio::system_error(asio::error::operation_aborted);  // cancelled, not woken
@@ -193,7 +177,7 @@ asio::awaitable<std::optional<std::string_view>> h2_connection::read_body(
       }
       if (s.failed) throw_failure(s);
       if (s.ended) co_return std::nullopt;
-      co_await await_event(s, earliest(steady_clock::now() + x->idle_timeout, x->deadline),
+      co_await await_event(s, std::min(steady_clock::now() + x->idle_timeout, x->deadline),
                            "idle timeout", x->idle_timeout, "reading the response body");
     }
   } catch (...) {
@@ -207,7 +191,7 @@ asio::awaitable<void> h2_connection::start_and_read_all(const exchange* x, respo
   try {
     while (!s->ended) {
       if (s->failed) throw_failure(*s);
-      co_await await_event(*s, earliest(steady_clock::now() + x->idle_timeout, x->deadline),
+      co_await await_event(*s, std::min(steady_clock::now() + x->idle_timeout, x->deadline),
                            "idle timeout", x->idle_timeout, "reading the response body");
     }
   } catch (...) {
@@ -229,7 +213,7 @@ asio::awaitable<void> h2_connection::await_event(h2_stream& s, steady_clock::tim
       budget = s.x->request_timeout;
     }
     s.wake.expires_at(at);
-    auto [ec] = co_await s.wake.async_wait(use_tuple);
+    auto [ec] = co_await s.wake.async_wait(net::use_tuple);
     if (!s.notified) {
       if (ec == asio::error::operation_aborted) throw asio::system_error(ec);  // cancelled
       throw keyless::error(
@@ -290,7 +274,7 @@ asio::awaitable<void> h2_connection::write_loop(std::shared_ptr<h2_connection> s
     std::error_code ec = co_await self->link_->write_raw(asio::buffer(self->writing_));
     self->writing_.clear();
     if (ec) {
-      self->lose(describe_loss(ec));
+      self->lose(describe_connection_loss(ec));
       break;
     }
   }
@@ -325,7 +309,7 @@ asio::awaitable<void> h2_connection::read_loop(std::shared_ptr<h2_connection> se
       }
     }
     if (ec) {
-      self->lose(describe_loss(ec));
+      self->lose(describe_connection_loss(ec));
       break;
     }
   }

@@ -57,15 +57,6 @@ bool token_alphabet(char c) noexcept {
          c == '-';
 }
 
-bool guid_shaped(std::string_view run) noexcept {
-  if (run.size() != 36) return false;
-  for (std::size_t i = 0; i < run.size(); ++i) {
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? run[i] != '-' : !std::isxdigit(static_cast<unsigned char>(run[i]))) return false;
-  }
-  return true;
-}
-
 bool name_mentions_token(std::string_view name) {
   std::string lower(name);
   std::transform(lower.begin(), lower.end(), lower.begin(),
@@ -120,7 +111,7 @@ std::string mask_long_runs(std::string_view text) {
     std::size_t end = i;
     while (end < text.size() && token_alphabet(text[end])) ++end;
     const std::string_view run = text.substr(i, end - i);
-    if (run.size() <= longest_kept || guid_shaped(run)) {
+    if (run.size() <= longest_kept || keyless::detail::guid_shaped(run)) {
       out.append(run);
     } else {
       out.append("<redacted>");

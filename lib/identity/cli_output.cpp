@@ -24,7 +24,7 @@ struct field {
   std::string text;
 };
 
-field capture(ondemand::value value) {
+field capture_cli_field(ondemand::value value) {
   field out;
   out.present = true;
   ondemand::json_type type;
@@ -64,9 +64,9 @@ cli_fields read_fields(std::string& out, std::string_view context, std::string_v
     if (key == token_name) {
       fields.token = json::read_string(value, context, token_name);
     } else if (key == "expires_on") {
-      fields.expires_on = capture(value);
+      fields.expires_on = capture_cli_field(value);
     } else if (key == "expiresOn") {
-      fields.expires_on_text = capture(value);
+      fields.expires_on_text = capture_cli_field(value);
     }
   }
   json::expect_end(document, context);

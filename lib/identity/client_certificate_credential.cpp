@@ -14,33 +14,35 @@
 namespace keyless::identity {
 namespace {
 
-constexpr std::string_view credential_name = "ClientCertificateCredential";
+constexpr std::string_view client_certificate_credential_name = "ClientCertificateCredential";
 
 // A PEM certificate with its key and a long chain is a few tens of KiB; anything far larger
 // is not a certificate file (and would be read into memory whole).
 constexpr std::uintmax_t max_certificate_file = 1024 * 1024;
 
-[[noreturn]] void file_problem(const std::filesystem::path& path, std::string_view what) {
-  throw keyless::error(
-      errc::invalid_argument,
-      fmt::format("{}: the certificate file '{}' {}", credential_name, path.string(), what),
-      detail::with_hint("give a readable PEM file holding the certificate and "
-                        "its private key (AZURE_CLIENT_CERTIFICATE_PATH)"));
+[[noreturn]] void certificate_file_problem(const std::filesystem::path& path,
+                                           std::string_view what) {
+  throw keyless::error(errc::invalid_argument,
+                       fmt::format("{}: the certificate file '{}' {}",
+                                   client_certificate_credential_name, path.string(), what),
+                       detail::with_hint("give a readable PEM file holding the certificate and "
+                                         "its private key (AZURE_CLIENT_CERTIFICATE_PATH)"));
 }
 
 std::string read_certificate_file(const std::filesystem::path& path) {
   std::error_code ec;
   auto status = std::filesystem::status(path, ec);
-  if (ec || !std::filesystem::exists(status)) file_problem(path, "does not exist");
-  if (!std::filesystem::is_regular_file(status)) file_problem(path, "is not a regular file");
+  if (ec || !std::filesystem::exists(status)) certificate_file_problem(path, "does not exist");
+  if (!std::filesystem::is_regular_file(status))
+    certificate_file_problem(path, "is not a regular file");
   auto size = std::filesystem::file_size(path, ec);
-  if (ec) file_problem(path, "cannot be read");
-  if (size > max_certificate_file) file_problem(path, "is larger than 1 MiB");
+  if (ec) certificate_file_problem(path, "cannot be read");
+  if (size > max_certificate_file) certificate_file_problem(path, "is larger than 1 MiB");
   std::ifstream in(path, std::ios::binary);
-  if (!in) file_problem(path, "cannot be opened");
+  if (!in) certificate_file_problem(path, "cannot be opened");
   std::ostringstream text;
   text << in.rdbuf();
-  if (!in && !in.eof()) file_problem(path, "cannot be read");
+  if (!in && !in.eof()) certificate_file_problem(path, "cannot be read");
   return std::move(text).str();
 }
 
@@ -50,7 +52,7 @@ detail::client_certificate load_certificate(std::string_view pem, const std::str
     throw keyless::error(
         errc::invalid_argument,
         fmt::format("{}: {} is not PEM text (PKCS#12/.pfx files are not supported)",
-                    credential_name, origin),
+                    client_certificate_credential_name, origin),
         detail::with_hint("convert a .pfx file with: openssl pkcs12 -in cert.pfx -out "
                           "cert.pem -nodes"));
   }
@@ -58,8 +60,10 @@ detail::client_certificate load_certificate(std::string_view pem, const std::str
     return detail::client_certificate::load(pem, password);
   } catch (const keyless::error& e) {
     // load() names what is wrong without echoing key material or the password.
-    throw keyless::error(e.code(), fmt::format("{}: {}: {}", credential_name, origin, e.message()),
-                         e.details());
+    throw keyless::error(
+        e.code(),
+        fmt::format("{}: {}: {}", client_certificate_credential_name, origin, e.message()),
+        e.details());
   }
 }
 
@@ -68,12 +72,12 @@ detail::client_certificate load_certificate(std::string_view pem, const std::str
 struct client_certificate_credential::impl {
   impl(asio::any_io_executor executor, std::string tenant_id, std::string client_id,
        std::string_view pem, const std::string& origin, const client_certificate_options& options)
-      : client(
-            executor,
-            detail::make_entra_settings(
-                std::string(credential_name), std::move(tenant_id), std::move(client_id), options,
-                options.environment ? *options.environment : process_environment(), false),
-            options),
+      : client(executor,
+               detail::make_entra_settings(
+                   std::string(client_certificate_credential_name), std::move(tenant_id),
+                   std::move(client_id), options,
+                   options.environment ? *options.environment : process_environment(), false),
+               options),
         certificate(load_certificate(pem, origin, options.password)),
         send_chain(options.send_certificate_chain) {}
 
@@ -114,7 +118,7 @@ asio::any_io_executor client_certificate_credential::get_executor() const {
 }
 
 std::string_view client_certificate_credential::name() const noexcept {
-  return credential_name;
+  return client_certificate_credential_name;
 }
 
 const std::string& client_certificate_credential::thumbprint() const noexcept {

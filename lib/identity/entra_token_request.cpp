@@ -8,6 +8,7 @@
 #include <simdjson.h>
 
 #include "core/logging.hpp"
+#include "core/text.hpp"
 #include "identity/expiry_parse.hpp"
 #include "identity/token_response.hpp"
 #include "json/reader.hpp"
@@ -21,11 +22,6 @@ namespace {
 // Characters of a service's error description echoed in a message: enough for the AADSTS
 // sentence, short enough that a pasted body cannot flood a log.
 constexpr std::size_t max_description = 400;
-
-std::string first_line(std::string_view text) {
-  auto end = text.find_first_of("\r\n");
-  return std::string(text.substr(0, std::min(end, max_description)));
-}
 
 // The most likely fix for the Entra ID errors users actually meet, keyed by AADSTS code.
 std::string hint_for(std::string_view code, const entra_settings& s, std::string_view tenant) {
@@ -309,7 +305,7 @@ asio::awaitable<access_token> entra_token_client::request(token_request req,
       d.service_code = se->service_code;
       if (d.request_id.empty()) d.request_id = se->trace_id;
       error_name = se->error;
-      description = redact(first_line(se->description), p.secret);
+      description = redact(keyless::detail::first_line(se->description, max_description), p.secret);
     }
     d.hint = hint_for(d.service_code, s, tenant);
     if (d.hint.empty()) d.hint = hint_for_error(error_name);

@@ -7,6 +7,7 @@
 #include <fmt/core.h>
 
 #include "core/logging.hpp"
+#include "core/text.hpp"
 #include "identity/entra_token_request.hpp"
 #include "identity/managed_identity_sources.hpp"
 #include "identity/token_response.hpp"
@@ -16,7 +17,7 @@
 namespace keyless::identity {
 namespace {
 
-constexpr std::string_view credential_name = "ManagedIdentityCredential";
+constexpr std::string_view managed_identity_credential_name = "ManagedIdentityCredential";
 constexpr std::string_view imds_default_host = "http://169.254.169.254";
 constexpr std::string_view imds_path = "/metadata/identity/oauth2/token";
 
@@ -27,9 +28,9 @@ http::url endpoint_from(std::string_view variable, std::string_view value) {
   try {
     return http::url::parse(value);
   } catch (const keyless::error& e) {
-    throw keyless::error(
-        errc::invalid_argument,
-        fmt::format("{}: {} is not a usable URL: {}", credential_name, variable, e.message()));
+    throw keyless::error(errc::invalid_argument,
+                         fmt::format("{}: {} is not a usable URL: {}",
+                                     managed_identity_credential_name, variable, e.message()));
   }
 }
 
@@ -37,9 +38,10 @@ std::string_view require(const environment_map& env, std::string_view variable,
                          managed_identity_source kind) {
   auto value = find_variable(env, variable);
   if (!value) {
-    throw keyless::error(errc::invalid_argument,
-                         fmt::format("{}: the {} source needs {}, which is not set",
-                                     credential_name, detail::display_name(kind), variable));
+    throw keyless::error(
+        errc::invalid_argument,
+        fmt::format("{}: the {} source needs {}, which is not set",
+                    managed_identity_credential_name, detail::display_name(kind), variable));
   }
   return *value;
 }
@@ -85,11 +87,6 @@ bool supports(managed_identity_source source, managed_identity_id::kind k) noexc
 std::string describe_identity(const managed_identity_id& id) {
   if (id.type == managed_identity_id::kind::system_assigned) return "the system-assigned identity";
   return fmt::format("the user-assigned identity with {} '{}'", kind_name(id.type), id.value);
-}
-
-std::string first_line(std::string_view text) {
-  auto end = text.find_first_of("\r\n");
-  return std::string(text.substr(0, std::min(end, max_description)));
 }
 
 }  // namespace
@@ -184,13 +181,14 @@ managed_identity_credential::managed_identity_credential(asio::any_io_executor e
   if (id.type != managed_identity_id::kind::system_assigned && id.value.empty()) {
     throw keyless::error(errc::invalid_argument,
                          fmt::format("{}: the user-assigned identity's {} is empty",
-                                     credential_name, kind_name(id.type)));
+                                     managed_identity_credential_name, kind_name(id.type)));
   }
   if (!supports(kind, id.type)) {
     throw keyless::error(
         errc::invalid_argument,
         fmt::format("{}: {} does not support selecting a user-assigned identity by {}",
-                    credential_name, detail::display_name(kind), kind_name(id.type)),
+                    managed_identity_credential_name, detail::display_name(kind),
+                    kind_name(id.type)),
         detail::with_hint(kind == managed_identity_source::azure_ml
                               ? "Azure ML accepts only a client id for a user-assigned identity"
                               : "use the system-assigned identity here: omit the client id, "
@@ -223,7 +221,7 @@ managed_identity_credential::managed_identity_credential(asio::any_io_executor e
         keyless::detail::log(log_level::verbose,
                              "{}: Service Fabric's certificate is verified against the "
                              "configured CAs; IDENTITY_SERVER_THUMBPRINT is not pinned",
-                             credential_name);
+                             managed_identity_credential_name);
       }
       break;
     case managed_identity_source::azure_arc: {
@@ -258,7 +256,7 @@ asio::any_io_executor managed_identity_credential::get_executor() const {
 }
 
 std::string_view managed_identity_credential::name() const noexcept {
-  return credential_name;
+  return managed_identity_credential_name;
 }
 
 managed_identity_source managed_identity_credential::source() const noexcept {
@@ -328,7 +326,8 @@ void managed_identity_credential::impl::fail(const http::response& response, int
   std::string description;
   if (auto se = detail::parse_service_error(response.body)) {
     d.service_code = se->service_code;
-    description = detail::redact(first_line(se->description), source.secret);
+    description = detail::redact(keyless::detail::first_line(se->description, max_description),
+                                 source.secret);
     if (description.empty()) description = se->error;
   }
   auto with_description = [&](std::string message) {
@@ -347,7 +346,7 @@ void managed_identity_credential::impl::fail(const http::response& response, int
     throw keyless::error(
         errc::credential_unavailable,
         with_description(fmt::format("{}: IMDS has no {} for this resource (HTTP 400)",
-                                     credential_name, identity.substr(4))),
+                                     managed_identity_credential_name, identity.substr(4))),
         std::move(d));
   }
   if (source.kind == managed_identity_source::imds && status == 403 &&
@@ -360,7 +359,7 @@ void managed_identity_credential::impl::fail(const http::response& response, int
         errc::credential_unavailable,
         fmt::format("{}: the IMDS address is answered by something that cannot reach Azure "
                     "(HTTP 403, network unreachable)",
-                    credential_name),
+                    managed_identity_credential_name),
         std::move(d));
   }
   if (status == 400 || status == 401 || status == 403) {
@@ -387,7 +386,7 @@ void managed_identity_credential::impl::fail(const http::response& response, int
     throw keyless::error(
         errc::authentication_failed,
         with_description(fmt::format("{}: {} refused the token request for {} (HTTP {})",
-                                     credential_name, where, identity, status)),
+                                     managed_identity_credential_name, where, identity, status)),
         std::move(d));
   }
   if (d.hint.empty()) {
@@ -395,12 +394,13 @@ void managed_identity_credential::impl::fail(const http::response& response, int
                  ? fmt::format("{} is busy or being updated; try again later", where)
                  : fmt::format("check the {} endpoint", where);
   }
-  throw keyless::error(errc::http_status,
-                       with_description(fmt::format(
-                           "{}: {} answered HTTP {} ({} attempt{} in {} s)", credential_name, where,
-                           status, attempts, attempts == 1 ? "" : "s",
-                           std::chrono::duration_cast<std::chrono::seconds>(elapsed).count())),
-                       std::move(d));
+  throw keyless::error(
+      errc::http_status,
+      with_description(fmt::format(
+          "{}: {} answered HTTP {} ({} attempt{} in {} s)", managed_identity_credential_name, where,
+          status, attempts, attempts == 1 ? "" : "s",
+          std::chrono::duration_cast<std::chrono::seconds>(elapsed).count())),
+      std::move(d));
 }
 
 asio::awaitable<access_token> managed_identity_credential::get_token(token_request req) {
@@ -410,19 +410,20 @@ asio::awaitable<access_token> managed_identity_credential::get_token(token_reque
     throw keyless::error(
         errc::invalid_argument,
         fmt::format("{}: a managed identity token request needs exactly one scope (got {})",
-                    credential_name, req.scopes.size()),
+                    managed_identity_credential_name, req.scopes.size()),
         detail::with_hint("ask for one scope such as "
                           "https://cognitiveservices.azure.com/.default"));
   }
   const std::string resource = detail::scope_to_resource(req.scopes.front());
   if (resource.empty()) {
-    throw keyless::error(errc::invalid_argument,
-                         fmt::format("{}: the scope names no resource", credential_name));
+    throw keyless::error(errc::invalid_argument, fmt::format("{}: the scope names no resource",
+                                                             managed_identity_credential_name));
   }
   const bool imds = self->source.kind == managed_identity_source::imds;
   const auto& retry = self->options.retry;
   const auto start = self->clock->now();
-  const std::string context = fmt::format("{}: {} token response", credential_name, where);
+  const std::string context =
+      fmt::format("{}: {} token response", managed_identity_credential_name, where);
   int retries = 0;  // of everything but IMDS's 410, which is bounded by time instead
 
   for (int attempt = 0;; ++attempt) {
@@ -444,7 +445,7 @@ asio::awaitable<access_token> managed_identity_credential::get_token(token_reque
         throw keyless::error(
             errc::credential_unavailable,
             fmt::format("{}: no managed identity endpoint responded at {} within {} ms ({})",
-                        credential_name, self->source.endpoint.origin(),
+                        managed_identity_credential_name, self->source.endpoint.origin(),
                         self->options.probe_timeout.count(), failure->message()),
             detail::with_hint("this host does not look like an Azure resource with a managed "
                               "identity; elsewhere use another credential (e.g. az login)"));
@@ -452,7 +453,8 @@ asio::awaitable<access_token> managed_identity_credential::get_token(token_reque
       if (detail::is_transient_failure(*failure) && retries < retry.max_retries) {
         auto delay = detail::backoff_delay(retry, retries++);
         keyless::detail::log(log_level::info, "{}: {} request failed ({}); retry in {} ms",
-                             credential_name, where, failure->message(), delay.count());
+                             managed_identity_credential_name, where, failure->message(),
+                             delay.count());
         co_await self->clock->sleep_for(delay);
         continue;
       }
@@ -460,11 +462,11 @@ asio::awaitable<access_token> managed_identity_credential::get_token(token_reque
       if (d.hint.empty()) {
         d.hint = fmt::format("check that the {} endpoint is running on this host", where);
       }
-      throw keyless::error(
-          failure->code(),
-          fmt::format("{}: {} could not be reached ({} attempt{}): {}", credential_name, where,
-                      attempt + 1, attempt == 0 ? "" : "s", failure->message()),
-          std::move(d));
+      throw keyless::error(failure->code(),
+                           fmt::format("{}: {} could not be reached ({} attempt{}): {}",
+                                       managed_identity_credential_name, where, attempt + 1,
+                                       attempt == 0 ? "" : "s", failure->message()),
+                           std::move(d));
     }
     if (probing) self->probed.store(true);
 
@@ -482,7 +484,7 @@ asio::awaitable<access_token> managed_identity_credential::get_token(token_reque
       // IMDS is being updated and says so for up to 70 s; keep asking on a capped backoff.
       auto delay = detail::backoff_delay(retry, attempt);
       keyless::detail::log(log_level::info, "{}: IMDS answered 410 (updating); retry in {} ms",
-                           credential_name, delay.count());
+                           managed_identity_credential_name, delay.count());
       co_await self->clock->sleep_for(delay);
       continue;
     }
@@ -494,7 +496,7 @@ asio::awaitable<access_token> managed_identity_credential::get_token(token_reque
         auto delay = wait.value_or(detail::backoff_delay(retry, retries));
         ++retries;
         keyless::detail::log(log_level::info, "{}: {} answered HTTP {}; retry in {} ms",
-                             credential_name, where, status, delay.count());
+                             managed_identity_credential_name, where, status, delay.count());
         co_await self->clock->sleep_for(delay);
         continue;
       }

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "core/text.hpp"
 #include "identity/expiry_parse.hpp"
 #include "json/reader.hpp"
 #include "keyless/core/error.hpp"
@@ -26,7 +27,7 @@ struct raw_field {
   std::string text;
 };
 
-raw_field capture(ondemand::value value) {
+raw_field capture_expiry_field(ondemand::value value) {
   raw_field out;
   ondemand::json_type type;
   if (value.type().get(type) != simdjson::SUCCESS) {
@@ -106,11 +107,11 @@ access_token parse_padded(simdjson::padded_string_view body, const keyless::cloc
         token = json::read_string(value, context, "access_token");
       }
     } else if (key == "expires_in") {
-      expires_in = capture(value);
+      expires_in = capture_expiry_field(value);
     } else if (key == "expires_on") {
-      expires_on = capture(value);
+      expires_on = capture_expiry_field(value);
     } else if (key == "refresh_in") {
-      refresh_in = capture(value);
+      refresh_in = capture_expiry_field(value);
     }
   }
   json::expect_end(document, context);
@@ -151,15 +152,6 @@ bool credential_alphabet(char c) noexcept {
          c == '_' || c == '.' || c == '~' || c == '+' || c == '=';
 }
 
-bool guid_shaped(std::string_view run) noexcept {
-  if (run.size() != 36) return false;
-  for (std::size_t i = 0; i < run.size(); ++i) {
-    const bool dash_place = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash_place != (run[i] == '-')) return false;
-  }
-  return true;
-}
-
 // Services quote what they were sent ("the assertion eyJ... is invalid"), and a
 // description is shown to people: every run of 32 or more token or secret characters
 // (JWTs, client secrets, keys) becomes <redacted>, except GUIDs (client, tenant and trace
@@ -177,30 +169,10 @@ std::string redact_credentials(std::string_view text) {
     std::size_t end = i;
     while (end < text.size() && credential_alphabet(text[end])) ++end;
     const std::string_view run = text.substr(i, end - i);
-    out.append(run.size() <= longest_kept || guid_shaped(run) ? run : "<redacted>");
+    out.append(run.size() <= longest_kept || keyless::detail::guid_shaped(run) ? run
+                                                                               : "<redacted>");
     i = end;
   }
-  return out;
-}
-
-// First line, without control characters, at most `limit` bytes (cut on a
-// UTF-8 boundary).
-std::string first_line(std::string_view text, std::size_t limit = 400) {
-  const auto start = text.find_first_not_of(" \t\r\n");
-  if (start == std::string_view::npos) return {};
-  text.remove_prefix(start);
-  text = text.substr(0, text.find_first_of("\r\n"));
-  std::string out;
-  for (char c : text) {
-    if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) out.push_back(c);
-  }
-  if (out.size() > limit) {
-    std::size_t cut = limit;
-    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
-    out.resize(cut);
-    out += "...";
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
 }
 
@@ -331,10 +303,10 @@ std::optional<service_error> parse_service_error(std::string_view body) {
     }
   }
   if (!found) return std::nullopt;
-  out.description = first_line(redact_credentials(description));
-  out.trace_id = first_line(out.trace_id, 64);
-  out.correlation_id = first_line(out.correlation_id, 64);
-  out.error = first_line(out.error, 100);
+  out.description = keyless::detail::first_line(redact_credentials(description));
+  out.trace_id = keyless::detail::first_line(out.trace_id, 64);
+  out.correlation_id = keyless::detail::first_line(out.correlation_id, 64);
+  out.error = keyless::detail::first_line(out.error, 100);
   if (first_code) {
     out.service_code = "AADSTS" + std::to_string(*first_code);
   } else if (auto code = find_aadsts_code(description)) {

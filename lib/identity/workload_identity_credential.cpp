@@ -21,8 +21,8 @@ constexpr std::string_view workload_identity_credential_name = "WorkloadIdentity
 // A projected service account token is one or two KiB; a file far larger is not one.
 constexpr std::uintmax_t max_token_file = 64 * 1024;
 
-[[noreturn]] void file_problem(const std::filesystem::path& path, std::string_view what,
-                               errc code = errc::authentication_failed) {
+[[noreturn]] void token_file_problem(const std::filesystem::path& path, std::string_view what,
+                                     errc code = errc::authentication_failed) {
   throw keyless::error(
       code,
       fmt::format("{}: the federated token file '{}' {}", workload_identity_credential_name,
@@ -35,19 +35,19 @@ constexpr std::uintmax_t max_token_file = 64 * 1024;
 std::string read_assertion(const std::filesystem::path& path) {
   std::error_code ec;
   auto status = std::filesystem::status(path, ec);  // follows the kubelet's symlinks
-  if (ec || !std::filesystem::exists(status)) file_problem(path, "does not exist");
-  if (!std::filesystem::is_regular_file(status)) file_problem(path, "is not a regular file");
+  if (ec || !std::filesystem::exists(status)) token_file_problem(path, "does not exist");
+  if (!std::filesystem::is_regular_file(status)) token_file_problem(path, "is not a regular file");
   std::ifstream in(path, std::ios::binary);
-  if (!in) file_problem(path, "cannot be opened");
+  if (!in) token_file_problem(path, "cannot be opened");
   // Read at most one byte past the limit, so a huge (or endless) file is never read whole.
   std::string content(static_cast<std::size_t>(max_token_file) + 1, '\0');
   in.read(content.data(), static_cast<std::streamsize>(content.size()));
-  if (in.bad()) file_problem(path, "cannot be read");
+  if (in.bad()) token_file_problem(path, "cannot be read");
   content.resize(static_cast<std::size_t>(in.gcount()));
   if (content.size() > max_token_file)
-    file_problem(path, "is larger than 64 KiB", errc::limit_exceeded);
+    token_file_problem(path, "is larger than 64 KiB", errc::limit_exceeded);
   std::string_view token = keyless::detail::trim(content, keyless::detail::whitespace);
-  if (token.empty()) file_problem(path, "is empty");
+  if (token.empty()) token_file_problem(path, "is empty");
   return std::string(token);
 }
 

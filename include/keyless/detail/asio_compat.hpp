@@ -15,6 +15,7 @@
 #endif
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/experimental/channel.hpp>
+#include <asio/use_awaitable.hpp>
 
 namespace keyless::net {
 
@@ -27,6 +28,9 @@ using asio::experimental::as_tuple;
 using asio::experimental::as_tuple_t;
 inline constexpr auto& deferred = asio::experimental::deferred;
 #endif
+
+/// Completion token for `auto [ec, ...] = co_await op(use_tuple)`: errors as values, no throw.
+inline constexpr auto use_tuple = as_tuple(asio::use_awaitable);
 
 /// `co_await (a || b)` and `co_await (a && b)` on awaitables.
 namespace awaitable_operators = asio::experimental::awaitable_operators;
