@@ -15,6 +15,7 @@
 #include <simdjson.h>
 
 #include "core/base64.hpp"
+#include "epoch_seconds.hpp"
 #include "identity/client_assertion.hpp"
 #include "keyless/json/writer.hpp"
 
@@ -22,10 +23,6 @@ namespace keyless::testing {
 namespace {
 
 using std::chrono::system_clock;
-
-std::int64_t epoch_seconds(system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
 
 bool iequal(std::string_view a, std::string_view b) {
   return keyless::testing::iequals(a, b);

@@ -6,16 +6,13 @@
 
 #include <fmt/core.h>
 
+#include "epoch_seconds.hpp"
 #include "keyless/json/writer.hpp"
 
 namespace keyless::testing {
 namespace {
 
 using std::chrono::system_clock;
-
-std::int64_t epoch_seconds(system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
 
 std::string default_path(fake_mi_kind kind) {
   switch (kind) {

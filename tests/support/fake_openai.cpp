@@ -8,6 +8,7 @@
 #include <simdjson.h>
 
 #include "core/base64.hpp"
+#include "epoch_seconds.hpp"
 #include "identity/client_assertion.hpp"
 #include "keyless/identity/token_claims.hpp"
 #include "keyless/json/writer.hpp"
@@ -261,8 +262,7 @@ fake_openai::state::plan fake_openai::state::decide(const recorded_request& requ
   p.include_usage = body.include_usage;
   p.prompt_words = body.prompt_words;
   p.id = fmt::format("chatcmpl-fake{:06}", ++sequence);
-  p.created =
-      std::chrono::duration_cast<std::chrono::seconds>(clock->now().time_since_epoch()).count();
+  p.created = epoch_seconds(clock->now());
   p.reply = options.reply;
   p.model = options.model;
   p.headers.add("apim-request-id", keyless::identity::detail::random_uuid());
@@ -460,6 +460,7 @@ fake_openai::fake_openai(asio::any_io_executor executor, fake_openai_options opt
     : state_(std::make_shared<state>()), server_(executor, [&] {
         server_options o;
         o.tls = true;
+        o.http2 = true;  // as Azure: ALPN picks h2 for a client offering it, else HTTP/1.1
         o.pki = options.pki;
         o.record_requests = options.record_credentials;
         return o;

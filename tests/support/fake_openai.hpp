@@ -119,7 +119,8 @@ struct fake_openai_options {
 };
 
 /// The fake Azure OpenAI: POST /openai/deployments/{deployment}/chat/completions?api-version=…
-/// and POST /openai/v1/chat/completions (deployment in `model`), over HTTPS on 127.0.0.1.
+/// and POST /openai/v1/chat/completions (deployment in `model`), over HTTPS on 127.0.0.1, in
+/// HTTP/1.1 or HTTP/2 (ALPN).
 /// Clients trust ca_certificate_pem(). Answers JSON, or SSE when the body says "stream": true
 /// (Azure's first chunk with empty choices and prompt_filter_results, a role chunk, one chunk
 /// per word, a finish chunk, a usage chunk when stream_options.include_usage, `data: [DONE]`).

@@ -24,7 +24,8 @@ namespace {
 
 using tcp = asio::ip::tcp;
 using namespace net::awaitable_operators;
-constexpr auto use_tuple = net::as_tuple(asio::use_awaitable);
+// co_await then yields (error_code, results...) instead of throwing.
+constexpr auto as_error_tuple = net::as_tuple(asio::use_awaitable);
 
 // Hop-by-hop fields (RFC 9110 §7.6.1) plus the proxy's own credentials: never forwarded.
 constexpr std::string_view hop_by_hop[] = {"connection",
@@ -152,7 +153,7 @@ struct loopback_proxy::impl : std::enable_shared_from_this<impl> {
 namespace {
 
 asio::awaitable<bool> send(tcp::socket& socket, std::string bytes) {
-  auto [ec, n] = co_await asio::async_write(socket, asio::buffer(bytes), use_tuple);
+  auto [ec, n] = co_await asio::async_write(socket, asio::buffer(bytes), as_error_tuple);
   co_return !ec;
 }
 
@@ -161,7 +162,7 @@ asio::awaitable<bool> send(tcp::socket& socket, std::string bytes) {
 asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to) {
   std::array<char, 16 * 1024> buffer;
   for (;;) {
-    auto [ec, n] = co_await from.async_read_some(asio::buffer(buffer), use_tuple);
+    auto [ec, n] = co_await from.async_read_some(asio::buffer(buffer), as_error_tuple);
     std::error_code ignored;
     if (ec == asio::error::eof) {
       to.shutdown(tcp::socket::shutdown_send, ignored);
@@ -173,7 +174,7 @@ asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to) {
       co_return;
     }
     auto [write_ec, written] =
-        co_await asio::async_write(to, asio::buffer(buffer.data(), n), use_tuple);
+        co_await asio::async_write(to, asio::buffer(buffer.data(), n), as_error_tuple);
     if (write_ec) {
       from.close(ignored);
       to.close(ignored);
@@ -184,7 +185,8 @@ asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to) {
 
 asio::awaitable<bool> dial(proxy_connection& connection, const asio::ip::address& address,
                            std::uint16_t port) {
-  auto [ec] = co_await connection.upstream.async_connect(tcp::endpoint(address, port), use_tuple);
+  auto [ec] =
+      co_await connection.upstream.async_connect(tcp::endpoint(address, port), as_error_tuple);
   if (!ec) {
     std::error_code ignored;
     connection.upstream.set_option(tcp::no_delay(true), ignored);
@@ -198,7 +200,8 @@ asio::awaitable<void> handle(std::shared_ptr<loopback_proxy::impl> proxy,
   std::array<char, 16 * 1024> buffer;
   std::string leftover;
   while (!parser.done() && !parser.failed()) {
-    auto [ec, n] = co_await connection->client.async_read_some(asio::buffer(buffer), use_tuple);
+    auto [ec, n] =
+        co_await connection->client.async_read_some(asio::buffer(buffer), as_error_tuple);
     if (ec) co_return;
     std::string_view data(buffer.data(), n);
     std::size_t used = parser.feed(data);
@@ -302,12 +305,12 @@ asio::awaitable<void> serve(std::shared_ptr<loopback_proxy::impl> proxy,
 
 asio::awaitable<void> accept_loop(std::shared_ptr<loopback_proxy::impl> proxy) {
   for (;;) {
-    auto [ec, socket] = co_await proxy->acceptor.async_accept(use_tuple);
+    auto [ec, socket] = co_await proxy->acceptor.async_accept(as_error_tuple);
     if (proxy->stopped || !proxy->acceptor.is_open()) co_return;
     if (ec) {
       // Out of descriptors or similar: back off briefly rather than spin.
       asio::steady_timer pause(proxy->executor, std::chrono::milliseconds(10));
-      co_await pause.async_wait(use_tuple);
+      co_await pause.async_wait(as_error_tuple);
       continue;
     }
     std::error_code ignored;

@@ -1,32 +1,25 @@
 #include "loopback_server.hpp"
 
 #include <array>
+#include <cstring>
 #include <iostream>
-#include <map>
-#include <mutex>
 #include <stdexcept>
-#include <system_error>
 #include <utility>
 
 #include <openssl/ssl.h>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/dispatch.hpp>
-#include <asio/ip/tcp.hpp>
 #include <asio/ip/v6_only.hpp>
-#include <asio/ssl/context.hpp>
-#include <asio/ssl/stream.hpp>
-#include <asio/steady_timer.hpp>
-#include <asio/use_awaitable.hpp>
-#include <asio/write.hpp>
-#include <keyless/detail/asio_compat.hpp>
+
+#include "http/h2/server_session.hpp"
+#include "loopback_server_impl.hpp"
 
 namespace keyless::testing {
 namespace {
 
 using tcp = asio::ip::tcp;
 using namespace net::awaitable_operators;
-constexpr auto use_tuple = net::as_tuple(asio::use_awaitable);
 
 // How long a closing TLS connection waits for the client's close_notify before dropping TCP.
 // Clients usually answer at once or just close; the bound only keeps a silent one from parking
@@ -92,6 +85,8 @@ std::string_view reason_phrase(int status) {
   }
 }
 
+}  // namespace
+
 bool has_close_token(const header_map& headers) {
   for (auto value : headers.find_all("connection")) {
     recorded_request probe;
@@ -102,9 +97,7 @@ bool has_close_token(const header_map& headers) {
   return false;
 }
 
-[[noreturn]] void throw_code(std::error_code ec) {
-  throw std::system_error(ec);
-}
+namespace {
 
 int openssl_version(tls_version v) {
   switch (v) {
@@ -118,6 +111,21 @@ int openssl_version(tls_version v) {
       return TLS1_3_VERSION;
   }
   return 0;
+}
+
+// ALPN (RFC 7301): h2 when the client offers it, else http/1.1, else no ALPN at all.
+int select_alpn(SSL*, const unsigned char** out, unsigned char* out_length, const unsigned char* in,
+                unsigned int in_length, void*) {
+  static constexpr unsigned char ours[] = "\x02h2\x08http/1.1";
+  unsigned char* chosen = nullptr;
+  unsigned char chosen_length = 0;
+  if (SSL_select_next_proto(&chosen, &chosen_length, ours, sizeof ours - 1, in, in_length) !=
+      OPENSSL_NPN_NEGOTIATED) {
+    return SSL_TLSEXT_ERR_NOACK;
+  }
+  *out = chosen;
+  *out_length = chosen_length;
+  return SSL_TLSEXT_ERR_OK;
 }
 
 asio::ssl::context make_server_tls_context(const server_options& options) {
@@ -139,123 +147,80 @@ asio::ssl::context make_server_tls_context(const server_options& options) {
     SSL_CTX_set_max_proto_version(native, openssl_version(*options.max_tls_version));
   const test_pki& pki = options.pki ? *options.pki : test_pki::shared();
   pki.use_leaf(ctx, options.leaf);
+  if (options.http2) SSL_CTX_set_alpn_select_cb(native, select_alpn, nullptr);
   return ctx;
 }
 
 }  // namespace
 
-/// One accepted connection. Touched only on the server's executor.
-struct server_connection {
-  server_connection(tcp::socket socket, std::size_t index, asio::ssl::context* ssl)
-      : index(index), timer(socket.get_executor()) {
-    if (ssl != nullptr)
-      tls = std::make_unique<asio::ssl::stream<tcp::socket>>(std::move(socket), *ssl);
-    else
-      plain.emplace(std::move(socket));
+loopback_server::impl::impl(asio::any_io_executor ex, server_options opts)
+    : executor(std::move(ex)), options(std::move(opts)), acceptor(executor) {
+  if (options.tls) {
+    ssl.emplace(make_server_tls_context(options));
   }
-
-  tcp::socket& lowest() { return tls ? tls->next_layer() : *plain; }
-
-  asio::awaitable<std::tuple<std::error_code, std::size_t>> read_some(asio::mutable_buffer b) {
-    if (tls) co_return co_await tls->async_read_some(b, use_tuple);
-    co_return co_await plain->async_read_some(b, use_tuple);
-  }
-
-  asio::awaitable<std::tuple<std::error_code, std::size_t>> write(asio::const_buffer b) {
-    if (tls) co_return co_await asio::async_write(*tls, b, use_tuple);
-    co_return co_await asio::async_write(*plain, b, use_tuple);
-  }
-
-  void close() {
-    closed = true;
-    std::error_code ignored;
-    lowest().close(ignored);
-    timer.cancel();
-  }
-
-  std::size_t index;
-  std::unique_ptr<asio::ssl::stream<tcp::socket>> tls;
-  std::optional<tcp::socket> plain;
-  asio::steady_timer timer;  // delay() and stall()
-  std::string pending;       // received bytes the parser has not consumed yet
-  std::string server_name;   // SNI
-  std::string protocol;      // negotiated TLS version
-  bool idle = false;         // waiting for the first byte of the next request
-  bool closed = false;       // close() was called
-  bool io_failed = false;    // a responder operation failed: the peer left or we stopped
-};
-
-struct loopback_server::impl : std::enable_shared_from_this<impl> {
-  struct route_entry {
-    std::string method;
-    std::string path;
-    handler h;
+  tcp::endpoint endpoint(options.ipv6 ? asio::ip::address(asio::ip::address_v6::loopback())
+                                      : asio::ip::address(asio::ip::address_v4::loopback()),
+                         options.port);
+  acceptor.open(endpoint.protocol());
+  acceptor.set_option(tcp::acceptor::reuse_address(true));
+  if (options.ipv6) acceptor.set_option(asio::ip::v6_only(true));
+  acceptor.bind(endpoint);
+  acceptor.listen();
+  port = acceptor.local_endpoint().port();
+  fallback = [](recorded_request, responder& r) -> asio::awaitable<void> {
+    co_await r.respond(200, "ok");
   };
+}
 
-  impl(asio::any_io_executor ex, server_options opts)
-      : executor(std::move(ex)), options(std::move(opts)), acceptor(executor) {
-    if (options.tls) {
-      ssl.emplace(make_server_tls_context(options));
+handler loopback_server::impl::find_handler(const recorded_request& req) {
+  std::lock_guard lock(mutex);
+  auto path = req.path();
+  for (auto it = routes.rbegin(); it != routes.rend(); ++it)
+    if ((it->method.empty() || it->method == req.method) && it->path == path) return it->h;
+  return fallback;
+}
+
+void loopback_server::impl::admit(recorded_request& req) {
+  std::lock_guard lock(mutex);
+  req.sequence = received++;
+  if (options.record_requests) records.push_back(req);
+}
+
+void loopback_server::impl::note_handler_failure(const std::string& label,
+                                                 std::exception_ptr failure) {
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(failure);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  std::cerr << "loopback_server: handler for " << label << " threw: " << what << "\n";
+  std::lock_guard lock(mutex);
+  ++handler_failures;
+}
+
+void loopback_server::impl::stop_now() {
+  if (stopped) return;
+  stopped = true;
+  std::error_code ignored;
+  acceptor.close(ignored);
+  // close() may end a connection's coroutines, which erase it from `live`: iterate a copy.
+  auto connections = live;
+  for (auto& [index, connection] : connections) connection->close();
+}
+
+std::size_t loopback_server::impl::close_idle_now() {
+  std::size_t closed = 0;
+  auto connections = live;
+  for (auto& [index, connection] : connections) {
+    if (connection->idle && !connection->closed) {
+      connection->close();
+      ++closed;
     }
-    tcp::endpoint endpoint(options.ipv6 ? asio::ip::address(asio::ip::address_v6::loopback())
-                                        : asio::ip::address(asio::ip::address_v4::loopback()),
-                           options.port);
-    acceptor.open(endpoint.protocol());
-    acceptor.set_option(tcp::acceptor::reuse_address(true));
-    if (options.ipv6) acceptor.set_option(asio::ip::v6_only(true));
-    acceptor.bind(endpoint);
-    acceptor.listen();
-    port = acceptor.local_endpoint().port();
-    fallback = [](recorded_request, responder& r) -> asio::awaitable<void> {
-      co_await r.respond(200, "ok");
-    };
   }
-
-  handler find_handler(const recorded_request& req) {
-    std::lock_guard lock(mutex);
-    auto path = req.path();
-    for (auto it = routes.rbegin(); it != routes.rend(); ++it)
-      if ((it->method.empty() || it->method == req.method) && it->path == path) return it->h;
-    return fallback;
-  }
-
-  void stop_now() {
-    if (stopped) return;
-    stopped = true;
-    std::error_code ignored;
-    acceptor.close(ignored);
-    for (auto& [index, connection] : live) connection->close();
-  }
-
-  std::size_t close_idle_now() {
-    std::size_t closed = 0;
-    for (auto& [index, connection] : live) {
-      if (connection->idle && !connection->closed) {
-        connection->close();
-        ++closed;
-      }
-    }
-    return closed;
-  }
-
-  asio::any_io_executor executor;
-  server_options options;
-  std::optional<asio::ssl::context> ssl;
-  tcp::acceptor acceptor;
-  std::uint16_t port = 0;
-  bool stopped = false;                                            // executor only
-  std::map<std::size_t, std::shared_ptr<server_connection>> live;  // executor only
-
-  mutable std::mutex mutex;  // guards everything below
-  handler fallback;
-  std::vector<route_entry> routes;
-  std::vector<recorded_request> records;
-  std::size_t received = 0;
-  std::size_t accepted = 0;
-  std::size_t open = 0;
-  std::size_t handshake_failures = 0;
-  std::size_t handler_failures = 0;
-};
+  return closed;
+}
 
 namespace {
 
@@ -419,6 +384,91 @@ asio::awaitable<void> answer_parse_error(std::shared_ptr<loopback_server::impl> 
   co_await base.respond(status, std::move(message));
 }
 
+// The HTTP/1.1 request loop, until the connection closes.
+asio::awaitable<void> serve_http1(std::shared_ptr<loopback_server::impl> server,
+                                  std::shared_ptr<server_connection> connection) {
+  request_parser parser(server->options.limits);
+  std::array<char, 16 * 1024> buffer;
+  for (;;) {
+    while (!parser.done() && !parser.failed()) {
+      if (!connection->pending.empty()) {
+        std::size_t used = parser.feed(connection->pending);
+        connection->pending.erase(0, used);
+        continue;
+      }
+      connection->idle = parser.idle();
+      auto [ec, n] = co_await connection->read_some(asio::buffer(buffer));
+      connection->idle = false;
+      if (ec) throw_code(ec);  // the client left, or we closed the connection
+      connection->pending.append(buffer.data(), n);
+    }
+    if (parser.failed()) {
+      co_await answer_parse_error(server, connection, parser.limit_exceeded() ? 413 : 400,
+                                  parser.error() + "\n");
+      co_await close_gracefully(connection);
+      break;
+    }
+
+    recorded_request request = parser.take();
+    request.connection = connection->index;
+    request.tls_server_name = connection->server_name;
+    request.tls_protocol = connection->protocol;
+    server->admit(request);
+    handler h = server->find_handler(request);
+    connection_responder r(server, connection, request);
+    std::string label = request.method + " " + std::string(request.path());
+    std::exception_ptr failure;
+    try {
+      co_await h(std::move(request), r);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) {
+      if (!connection->io_failed && !server->stopped) server->note_handler_failure(label, failure);
+      break;
+    }
+    if (connection->closed) break;
+    if (r.chunk_open()) break;  // the body was never finished: the client sees it cut off
+    if (!r.responded()) {
+      r.close_after_response();
+      responder& base = r;
+      co_await base.respond(500, "handler sent no response\n");
+    }
+    if (!r.keep_alive()) {
+      co_await close_gracefully(connection);
+      break;
+    }
+  }
+}
+
+// With server_options::http2: whether the connection speaks h2. Over TLS, ALPN said so; over
+// plain TCP, the first bytes are the client preface (prior knowledge). Bytes read to tell stay
+// in connection->pending for whichever protocol reads next.
+asio::awaitable<bool> speaks_h2(std::shared_ptr<server_connection> connection) {
+  if (connection->tls) {
+    const unsigned char* protocol = nullptr;
+    unsigned int length = 0;
+    SSL_get0_alpn_selected(connection->tls->native_handle(), &protocol, &length);
+    co_return length == 2 && std::memcmp(protocol, "h2", 2) == 0;
+  }
+  std::array<char, 4 * 1024> buffer;
+  for (;;) {
+    switch (http::h2::match_client_preface(connection->pending)) {
+      case http::h2::preface_match::full:
+        co_return true;
+      case http::h2::preface_match::no:
+        co_return false;
+      case http::h2::preface_match::partial:
+        break;
+    }
+    connection->idle = connection->pending.empty();
+    auto [ec, n] = co_await connection->read_some(asio::buffer(buffer));
+    connection->idle = false;
+    if (ec) throw_code(ec);
+    connection->pending.append(buffer.data(), n);
+  }
+}
+
 asio::awaitable<void> serve(std::shared_ptr<loopback_server::impl> server,
                             std::shared_ptr<server_connection> connection) {
   try {
@@ -437,72 +487,10 @@ asio::awaitable<void> serve(std::shared_ptr<loopback_server::impl> server,
         connection->server_name = name;
       connection->protocol = SSL_get_version(ssl);
     }
-    request_parser parser(server->options.limits);
-    std::array<char, 16 * 1024> buffer;
-    for (;;) {
-      while (!parser.done() && !parser.failed()) {
-        if (!connection->pending.empty()) {
-          std::size_t used = parser.feed(connection->pending);
-          connection->pending.erase(0, used);
-          continue;
-        }
-        connection->idle = parser.idle();
-        auto [ec, n] = co_await connection->read_some(asio::buffer(buffer));
-        connection->idle = false;
-        if (ec) throw_code(ec);  // the client left, or we closed the connection
-        connection->pending.append(buffer.data(), n);
-      }
-      if (parser.failed()) {
-        co_await answer_parse_error(server, connection, parser.limit_exceeded() ? 413 : 400,
-                                    parser.error() + "\n");
-        co_await close_gracefully(connection);
-        break;
-      }
-
-      recorded_request request = parser.take();
-      request.connection = connection->index;
-      request.tls_server_name = connection->server_name;
-      request.tls_protocol = connection->protocol;
-      {
-        std::lock_guard lock(server->mutex);
-        request.sequence = server->received++;
-        if (server->options.record_requests) server->records.push_back(request);
-      }
-      handler h = server->find_handler(request);
-      connection_responder r(server, connection, request);
-      std::string label = request.method + " " + std::string(request.path());
-      std::exception_ptr failure;
-      try {
-        co_await h(std::move(request), r);
-      } catch (...) {
-        failure = std::current_exception();
-      }
-      if (failure) {
-        if (!connection->io_failed && !server->stopped) {
-          std::string what = "unknown exception";
-          try {
-            std::rethrow_exception(failure);
-          } catch (const std::exception& e) {
-            what = e.what();
-          } catch (...) {
-          }
-          std::cerr << "loopback_server: handler for " << label << " threw: " << what << "\n";
-          std::lock_guard lock(server->mutex);
-          ++server->handler_failures;
-        }
-        break;
-      }
-      if (connection->closed) break;
-      if (r.chunk_open()) break;  // the body was never finished: the client sees it cut off
-      if (!r.responded()) {
-        r.close_after_response();
-        responder& base = r;
-        co_await base.respond(500, "handler sent no response\n");
-      }
-      if (!r.keep_alive()) {
-        co_await close_gracefully(connection);
-        break;
-      }
+    if (server->options.http2 && co_await speaks_h2(connection)) {
+      co_await serve_h2(server, connection);
+    } else {
+      co_await serve_http1(server, connection);
     }
   } catch (...) {
     // The peer went away or stop() closed the socket; nothing to report.

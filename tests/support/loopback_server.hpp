@@ -1,5 +1,6 @@
 #pragma once
-// A scriptable HTTP/1.1 (+TLS) server on loopback for tests, benchmarks and the emulator.
+// A scriptable HTTP/1.1 and HTTP/2 (+TLS) server on loopback for tests, benchmarks and the
+// emulator.
 
 #include <chrono>
 #include <cstddef>
@@ -44,11 +45,30 @@ struct server_options {
   /// Benchmarks turn it off: the copies cost the server time and memory per request, and more
   /// for a request with a long Authorization header. requests_seen() counts either way.
   bool record_requests = true;
+  /// Also speak HTTP/2. Over TLS, ALPN offers "h2" and "http/1.1" and picks h2 when the client
+  /// offers it; over plain TCP, a connection that starts with the HTTP/2 client preface speaks
+  /// h2c (prior knowledge), any other stays HTTP/1.1. Each h2 stream's request goes through
+  /// the same routes, counters and records (version "HTTP/2", a Host field made from
+  /// :authority, lower-case field names), concurrently, one handler coroutine per stream; see
+  /// `responder` for what each operation does on a stream. `limits` bound the header list and
+  /// the body (a body over the limit is answered 413 by the HTTP/2 layer itself).
+  bool http2 = false;
+  /// SETTINGS_MAX_CONCURRENT_STREAMS of an h2 connection; more streams are refused.
+  std::uint32_t http2_max_concurrent_streams = 1000;
 };
 
 /// The connection-side view a handler answers through. Owned by the server; valid only during
 /// the handler call. Operations throw asio::system_error when the peer went away (the server
 /// catches it and drops the connection). One operation at a time.
+///
+/// Over HTTP/2 each operation works on the request's stream, and writes are queued in order on
+/// the connection rather than awaited: respond() is HEADERS (+content-type, content-length)
+/// and DATA with END_STREAM; start_chunked() is HEADERS, write_chunk() one DATA frame (or more,
+/// by the client's frame size), finish_chunked() an empty DATA with END_STREAM; write_raw()
+/// puts bytes on the connection between frames; close() drops the whole connection;
+/// close_after_response() sends GOAWAY after this response. Operations throw once the client
+/// reset the stream. A handler that throws, or returns mid-body, resets its stream
+/// (INTERNAL_ERROR) instead of dropping the connection.
 class responder {
  public:
   virtual ~responder() = default;
@@ -104,12 +124,15 @@ class responder {
 /// Answers one request. The handler object is copied before each call and kept alive until the
 /// returned coroutine finishes, so a capturing lambda coroutine is safe here. If it returns
 /// without writing anything or closing, the server answers 500 "handler sent no response"; if it
-/// throws, the connection is dropped and handler_failures() counts it.
+/// throws, the connection is dropped (HTTP/2: its stream is reset) and handler_failures() counts
+/// it.
 using handler = std::function<asio::awaitable<void>(recorded_request, responder&)>;
 
-/// HTTP/1.1 server on 127.0.0.1 (or ::1), plain or TLS, running as coroutines on the executor
-/// it is given, so client and server can share one io_context thread. Records every request.
-/// Parses requests itself (not with lib/http).
+/// HTTP/1.1 (and, with server_options::http2, HTTP/2) server on 127.0.0.1 (or ::1), plain or
+/// TLS, running as coroutines on the executor it is given, so client and server can share one
+/// io_context thread. Records every request. Parses HTTP/1.1 requests itself (not with
+/// lib/http); HTTP/2 goes through lib/http/h2's server_session, which shares only the codec
+/// (frames, HPACK) with the client, and tests against curl and nghttp2 keep it honest.
 /// Threading: sockets are touched only on `executor`; when the io_context runs on several
 /// threads, pass a strand (`asio::make_strand(pool)`). Counters, records and handlers are behind
 /// a mutex, so they can be read and set from any thread. Not movable.
@@ -158,7 +181,8 @@ class loopback_server {
   void clear_requests();
 
   /// Fault injection: closes every connection that is waiting for its next request (no byte of
-  /// it received), without answering, leaving the client with a stale pooled connection.
+  /// it received; for HTTP/2, no open stream), without answering, leaving the client with a
+  /// stale pooled connection.
   /// Runs through asio::dispatch on the server's executor: at once when called from code running
   /// on it (any coroutine on a single-threaded io_context, or inside the strand), otherwise when
   /// the executor next runs. Returns the number closed in the former case, 0 in the latter.

@@ -61,7 +61,7 @@ std::optional<std::string> find_url_encoded(std::string_view encoded, std::strin
 struct recorded_request {
   std::string method;   ///< "GET", "POST", "CONNECT", ...
   std::string target;   ///< as sent: "/path?query", "http://h:1/x" or "host:port"
-  std::string version;  ///< "HTTP/1.1" or "HTTP/1.0"
+  std::string version;  ///< "HTTP/1.1", "HTTP/1.0" or "HTTP/2"
   header_map headers;
   std::string body;             ///< de-chunked
   bool chunked = false;         ///< the body arrived with Transfer-Encoding: chunked

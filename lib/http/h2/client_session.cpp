@@ -9,21 +9,9 @@
 namespace keyless::http::h2 {
 namespace {
 
-// Both ends start with this HPACK table size (RFC 9113 6.5.2).
-constexpr std::uint32_t initial_table_size = 4'096;
-
-[[noreturn]] void peer_error(error_code code, const std::string& what) {
-  throw connection_error(code, "HTTP/2: " + what);
-}
-
 const session_options& checked(const session_options& o) {
-  auto check_window = [](std::string_view what, std::uint32_t size) {
-    if (size < default_initial_window_size || size > max_window_size) {
-      throw_invalid_argument(fmt::format("{} of {} is outside [65535, 2^31-1]", what, size));
-    }
-  };
-  check_window("stream window", o.stream_window);
-  check_window("connection window", o.connection_window);
+  check_window_option("stream window", o.stream_window);
+  check_window_option("connection window", o.connection_window);
   return o;
 }
 
@@ -45,10 +33,10 @@ void session_events::on_goaway(std::uint32_t, error_code, std::string_view) {}
 client_session::client_session(session_options options)
     : options_(checked(options)),
       reader_(reader_options_for(options_)),
-      encoder_(initial_table_size),
-      decoder_(initial_table_size, options_.max_header_list_size),
+      encoder_(initial_header_table_size),
+      decoder_(initial_header_table_size, options_.max_header_list_size),
       connection_receive_(options_.connection_window, default_initial_window_size) {
-  if (options_.max_encoder_table_size < initial_table_size) {
+  if (options_.max_encoder_table_size < initial_header_table_size) {
     encoder_.set_max_table_size(options_.max_encoder_table_size);
   }
 }
@@ -177,10 +165,10 @@ void client_session::on_frame(const read_result& r, std::string& out, session_ev
       on_settings(r, out);
       break;
     case frame_type::push_promise:
-      peer_error(error_code::protocol_error,
-                 fmt::format("PUSH_PROMISE frame on stream {}, but we disabled server push "
-                             "(SETTINGS_ENABLE_PUSH = 0)",
-                             r.header.stream_id));
+      throw_peer_error(error_code::protocol_error,
+                       fmt::format("PUSH_PROMISE frame on stream {}, but we disabled server push "
+                                   "(SETTINGS_ENABLE_PUSH = 0)",
+                                   r.header.stream_id));
     case frame_type::ping:
       if (!r.header.has(flag::ack)) write_ping(out, read_ping(r.payload), true);
       break;
@@ -214,9 +202,9 @@ client_stream* client_session::find_open(const read_result& r) {
   client_stream* s = nullptr;
   const stream_lookup found = look_up(r.header.stream_id, s);
   if (found == stream_lookup::idle) {
-    peer_error(error_code::protocol_error,
-               fmt::format("{} frame on stream {}, which we never opened", to_string(r.header.type),
-                           r.header.stream_id));
+    throw_peer_error(error_code::protocol_error,
+                     fmt::format("{} frame on stream {}, which we never opened",
+                                 to_string(r.header.type), r.header.stream_id));
   }
   return found == stream_lookup::receiving || found == stream_lookup::sending_only ? s : nullptr;
 }
@@ -231,11 +219,11 @@ void client_session::on_late_frame(const read_result& r, stream_lookup found, st
     case stream_lookup::reset_by_us:
       return;  // frames the server sent before it saw our RST_STREAM
     case stream_lookup::idle:
-      peer_error(error_code::protocol_error,
-                 fmt::format("{} frame on stream {}, which we never opened", type, id));
+      throw_peer_error(error_code::protocol_error,
+                       fmt::format("{} frame on stream {}, which we never opened", type, id));
     case stream_lookup::closed:
-      peer_error(error_code::stream_closed,
-                 fmt::format("{} frame on stream {}, which has closed", type, id));
+      throw_peer_error(error_code::stream_closed,
+                       fmt::format("{} frame on stream {}, which has closed", type, id));
     case stream_lookup::sending_only:
     case stream_lookup::reset_by_peer:
       reset_stream(id, error_code::stream_closed,
@@ -250,10 +238,11 @@ void client_session::on_data(const read_result& r, std::string& out, session_eve
   const std::uint32_t id = r.header.stream_id;
   const std::uint32_t length = r.header.length;  // padding included: what flow control counts
   if (!connection_receive_.receive(length)) {
-    peer_error(error_code::flow_control_error,
-               fmt::format("DATA frame of {} bytes on stream {} is over the connection's receive "
-                           "window of {}",
-                           length, id, connection_receive_.available()));
+    throw_peer_error(
+        error_code::flow_control_error,
+        fmt::format("DATA frame of {} bytes on stream {} is over the connection's receive "
+                    "window of {}",
+                    length, id, connection_receive_.available()));
   }
   client_stream* s = nullptr;
   const stream_lookup found = look_up(id, s);
@@ -394,7 +383,7 @@ void client_session::on_rst_stream(const read_result& r, session_events& events)
 void client_session::on_settings(const read_result& r, std::string& out) {
   if (r.header.has(flag::ack)) {
     if (settings_unacknowledged_ == 0) {
-      peer_error(error_code::protocol_error, "SETTINGS ACK without a SETTINGS frame of ours");
+      throw_peer_error(error_code::protocol_error, "SETTINGS ACK without a SETTINGS frame of ours");
     }
     if (--settings_unacknowledged_ == 0 && !settings_acknowledged_) {
       settings_acknowledged_ = true;
@@ -438,9 +427,10 @@ void client_session::on_window_update(const read_result& r, std::string& out,
   const std::uint32_t increment = read_window_increment(r.payload);
   if (id == 0) {
     if (!connection_send_.grow(increment)) {
-      peer_error(error_code::flow_control_error,
-                 fmt::format("WINDOW_UPDATE of {} takes the connection's send window over 2^31-1",
-                             increment));
+      throw_peer_error(
+          error_code::flow_control_error,
+          fmt::format("WINDOW_UPDATE of {} takes the connection's send window over 2^31-1",
+                      increment));
     }
     send_bodies(out);
     return;

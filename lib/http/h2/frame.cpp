@@ -247,4 +247,14 @@ void throw_invalid_argument(const std::string& what) {
   throw keyless::error(errc::invalid_argument, "HTTP/2: " + what);
 }
 
+void throw_peer_error(error_code code, const std::string& what) {
+  throw connection_error(code, "HTTP/2: " + what);
+}
+
+void check_window_option(std::string_view what, std::uint32_t size) {
+  if (size < default_initial_window_size || size > max_window_size) {
+    throw_invalid_argument(fmt::format("{} of {} is outside [65535, 2^31-1]", what, size));
+  }
+}
+
 }  // namespace keyless::http::h2

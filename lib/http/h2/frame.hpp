@@ -88,6 +88,9 @@ constexpr setting make_setting(setting_id id, std::uint32_t value) noexcept {
   return {static_cast<std::uint16_t>(id), value};
 }
 
+/// The two ends of a connection, for code that reads what either may send.
+enum class peer_role : std::uint8_t { server, client };
+
 /// What every client sends first, before its SETTINGS frame (RFC 9113 3.4).
 inline constexpr std::string_view client_preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -128,6 +131,18 @@ std::uint32_t read_stream_id(std::string_view bytes) noexcept;
 /// was wrong ("HTTP/2: PING frame with a 7-byte payload (must be 8)").
 /// code() is errc::malformed_response, or errc::limit_exceeded when only one
 /// of our limits was passed.
+class connection_error;
+
+/// Throws connection_error(code, "HTTP/2: " + what): the peer broke a rule of the connection.
+[[noreturn]] void throw_peer_error(error_code code, const std::string& what);
+
+/// Throws keyless::error(invalid_argument) unless `size` is a window RFC 9113 allows
+/// ([65,535, 2^31-1]); `what` names the option.
+void check_window_option(std::string_view what, std::uint32_t size);
+
+/// The HPACK table size both ends start with (RFC 9113 6.5.2).
+inline constexpr std::uint32_t initial_header_table_size = 4'096;
+
 class connection_error : public keyless::error {
  public:
   connection_error(error_code h2_code, const std::string& message,

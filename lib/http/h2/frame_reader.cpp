@@ -169,8 +169,15 @@ void frame_reader::check_header() {
     bool settings = header_.type == frame_type::settings && !header_.has(flag::ack);
     if (options_.expect_server_preface && !settings) {
       fail(error_code::protocol_error,
-           fmt::format("the server's first frame is {}, not SETTINGS", frame_name(header_)));
+           fmt::format("the {}'s first frame is {}, not SETTINGS",
+                       options_.peer == peer_role::server ? "server" : "client",
+                       frame_name(header_)));
     }
+  }
+  if (header_.type == frame_type::push_promise && options_.peer == peer_role::client) {
+    fail(error_code::protocol_error,
+         fmt::format("PUSH_PROMISE frame on stream {} from a client (only servers push)",
+                     header_.stream_id));
   }
   check_sequence();
   check_stream_id();
@@ -280,7 +287,9 @@ bool frame_reader::on_frame(std::string_view payload, read_result& out) {
     case frame_type::continuation:
       return on_continuation(payload, out);
     case frame_type::settings:
-      if (!header_.has(flag::ack)) for_each_setting(payload, check_server_setting);
+      if (!header_.has(flag::ack)) {
+        for_each_setting(payload, [this](setting s) { check_setting(s, options_.peer); });
+      }
       return true;
     case frame_type::window_update:
       if (read_window_increment(payload) != 0) return true;

@@ -1,6 +1,6 @@
 #pragma once
-// Sans-I/O incremental reader of the frames a server sends a client
-// (RFC 9113). Takes bytes, returns frames, and checks every framing rule that
+// Sans-I/O incremental reader of the frames one end of an HTTP/2 connection
+// sends the other (RFC 9113). Takes bytes, returns frames, and checks every framing rule that
 // needs no stream state; it knows nothing of sockets, so it is tested and
 // fuzzed alone.
 
@@ -25,9 +25,14 @@ struct reader_options {
   /// With assembly, the largest header block (without padding) we keep in
   /// memory; a larger one ends the connection.
   std::size_t max_header_block = 64 * 1024;
-  /// The server's first frame must be SETTINGS (RFC 9113 3.4). Off only to
-  /// read frames out of context.
+  /// The peer's first frame must be SETTINGS (RFC 9113 3.4): the server
+  /// preface, or what follows the client's preface string (which the
+  /// session checks, not the reader). Off only to read frames out of context.
   bool expect_server_preface = true;
+  /// Who sends the frames read. server: we are the client. client: we are
+  /// the server, so a PUSH_PROMISE is a PROTOCOL_ERROR and SETTINGS values
+  /// are checked with check_client_setting.
+  peer_role peer = peer_role::server;
 };
 
 enum class read_event : std::uint8_t {
@@ -65,10 +70,10 @@ struct read_result {
 ///
 /// Checked here: the length against max_frame_size; the lengths of
 /// fixed-size frames; which frames go on stream 0 and which may not;
-/// padding; the CONTINUATION sequence; SETTINGS values
-/// (check_server_setting); a WINDOW_UPDATE increment of 0; the SETTINGS
-/// frame first. Frames of unknown types are skipped without buffering. Left
-/// to the connection: stream states, SETTINGS ACKs we did not ask for,
+/// padding; the CONTINUATION sequence; SETTINGS values (check_setting); a
+/// WINDOW_UPDATE increment of 0; the SETTINGS frame first; no PUSH_PROMISE
+/// from a client. Frames of unknown types are skipped without buffering.
+/// Left to the connection: stream states, SETTINGS ACKs we did not ask for,
 /// PUSH_PROMISE when we disabled push, flow control (flow_window.hpp).
 ///
 /// Typical loop: feed the bytes read so far; act on the event; drop

@@ -5,6 +5,7 @@
 
 #include <fmt/core.h>
 
+#include "http/h2/field_syntax.hpp"
 #include "keyless/core/error.hpp"
 
 namespace keyless::http::h2 {
@@ -12,20 +13,6 @@ namespace {
 
 [[noreturn]] void bad_request(const std::string& what) {
   throw keyless::error(errc::invalid_argument, "HTTP/2 request: " + what);
-}
-
-// RFC 9110 5.6.2: what a method or a field name may consist of.
-constexpr bool is_tchar(char c) noexcept {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-bool is_token(std::string_view s) noexcept {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!is_tchar(c)) return false;
-  }
-  return true;
 }
 
 // Visible ASCII only: what :authority and :path may hold once URL-encoded.
@@ -36,17 +23,10 @@ bool is_visible(std::string_view s) noexcept {
   return !s.empty();
 }
 
-bool is_white_space(char c) noexcept {
-  return c == ' ' || c == '\t';
-}
-
 // RFC 9113 8.2.1. The value may be a secret: the message names the field only.
 void check_value(std::string_view name, std::string_view value) {
-  if (value.find_first_of(std::string_view("\0\r\n", 3)) != std::string_view::npos) {
-    bad_request(fmt::format("field \"{}\" has a NUL, CR or LF in its value", name));
-  }
-  if (!value.empty() && (is_white_space(value.front()) || is_white_space(value.back()))) {
-    bad_request(fmt::format("field \"{}\" has a value that starts or ends with white space", name));
+  if (const char* problem = value_problem(value)) {
+    bad_request(fmt::format("field \"{}\" {}", name, problem));
   }
 }
 

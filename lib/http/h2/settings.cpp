@@ -4,14 +4,14 @@
 
 namespace keyless::http::h2 {
 
-void check_server_setting(setting s) {
+void check_setting(setting s, peer_role sender) {
   switch (static_cast<setting_id>(s.id)) {
     case setting_id::enable_push:
-      if (s.value == 1) {
+      if (s.value == 1 && sender == peer_role::server) {
         throw connection_error(error_code::protocol_error,
                                "HTTP/2: server sent SETTINGS_ENABLE_PUSH = 1 (only clients may)");
       }
-      if (s.value != 0) {
+      if (s.value > 1) {
         throw connection_error(
             error_code::protocol_error,
             fmt::format("HTTP/2: SETTINGS_ENABLE_PUSH = {} (must be 0 or 1)", s.value));
@@ -37,9 +37,13 @@ void check_server_setting(setting s) {
   }
 }
 
-void apply_settings(std::string_view payload, peer_settings& settings) {
+void check_server_setting(setting s) {
+  check_setting(s, peer_role::server);
+}
+
+void apply_settings(std::string_view payload, peer_settings& settings, peer_role sender) {
   for_each_setting(payload, [&](setting s) {
-    check_server_setting(s);
+    check_setting(s, sender);
     switch (static_cast<setting_id>(s.id)) {
       case setting_id::header_table_size:
         settings.header_table_size = s.value;
@@ -57,7 +61,7 @@ void apply_settings(std::string_view payload, peer_settings& settings) {
         settings.max_header_list_size = s.value;
         break;
       case setting_id::enable_push:
-        break;  // always 0 from a server
+        break;  // 0 from a server; a client's choice does not matter: we never push
     }
   });
 }

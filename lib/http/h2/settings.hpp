@@ -1,5 +1,5 @@
 #pragma once
-// The settings a server announces (RFC 9113 6.5.2): which values are legal,
+// The settings a peer announces (RFC 9113 6.5.2): which values are legal,
 // and what they add up to once applied.
 
 #include <cstdint>
@@ -9,9 +9,9 @@
 
 namespace keyless::http::h2 {
 
-/// The server's settings as they stand: RFC 9113's initial values until its
-/// SETTINGS frames change them. (SETTINGS_ENABLE_PUSH is missing: a server
-/// receives no pushes, and may only send 0.)
+/// The peer's settings as they stand: RFC 9113's initial values until its
+/// SETTINGS frames change them. (SETTINGS_ENABLE_PUSH is missing: a client
+/// receives no pushes, and a server never pushes, whatever its client allows.)
 struct peer_settings {
   static constexpr std::uint32_t unlimited = 0xffff'ffff;
 
@@ -30,11 +30,16 @@ struct peer_settings {
 /// Unknown identifiers are fine: they are ignored.
 void check_server_setting(setting s);
 
-/// Applies the entries of a SETTINGS payload (not an ACK) in order, each
-/// checked by check_server_setting first. To see what changed, compare with a
+/// check_server_setting for a server's `s`; for a client's, the same but
+/// that SETTINGS_ENABLE_PUSH may also be 1.
+void check_setting(setting s, peer_role sender);
+
+/// Applies the entries of a SETTINGS payload (not an ACK) from `sender` in
+/// order, each checked by check_setting first. To see what changed, compare with a
 /// copy: a new initial_window_size moves every stream's send window by the
 /// difference (send_window::apply_initial_window_change), a new
 /// header_table_size bounds the HPACK encoder's table.
-void apply_settings(std::string_view payload, peer_settings& settings);
+void apply_settings(std::string_view payload, peer_settings& settings,
+                    peer_role sender = peer_role::server);
 
 }  // namespace keyless::http::h2

@@ -1,0 +1,39 @@
+#pragma once
+// What HTTP/2 field names, methods and values may hold (RFC 9110 5.6.2, RFC 9113 8.2.1), for
+// the request encoder, the response encoder and the server's request checks alike.
+
+#include <string_view>
+
+namespace keyless::http::h2 {
+
+/// RFC 9110 5.6.2: a character a token (method, field name) may hold.
+constexpr bool is_tchar(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+/// A non-empty run of tchars.
+constexpr bool is_token(std::string_view s) noexcept {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!is_tchar(c)) return false;
+  }
+  return true;
+}
+
+/// What is wrong with a field value HTTP/2 cannot carry ("has a NUL, CR or LF in its value"),
+/// or nullptr. Never quotes the value: it may be a secret.
+constexpr const char* value_problem(std::string_view value) noexcept {
+  if (value.find_first_of(std::string_view("\0\r\n", 3)) != std::string_view::npos) {
+    return "has a NUL, CR or LF in its value";
+  }
+  auto blank = [](char c) {
+    return c == ' ' || c == '\t';
+  };
+  if (!value.empty() && (blank(value.front()) || blank(value.back()))) {
+    return "has a value that starts or ends with white space";
+  }
+  return nullptr;
+}
+
+}  // namespace keyless::http::h2
