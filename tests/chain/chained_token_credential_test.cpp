@@ -19,6 +19,7 @@
 #include <asio/strand.hpp>
 #include <asio/this_coro.hpp>
 
+#include "io_helpers.hpp"
 #include "keyless/detail/asio_compat.hpp"
 #include "keyless/identity/chained_token_credential.hpp"
 
@@ -31,6 +32,7 @@ using keyless::identity::chain_options;
 using keyless::identity::chain_source;
 using keyless::identity::chained_token_credential;
 using keyless::identity::token_request;
+using keyless::testing::run_until_idle;
 
 enum class outcome { succeed, unavailable, fail };
 
@@ -141,12 +143,6 @@ asio::awaitable<void> ask(chained_token_credential& chain, tally& counts) {
         keyless::inspect(std::current_exception()).code == asio::error::operation_aborted;
     (aborted ? counts.aborted : counts.other).fetch_add(1);
   }
-}
-
-void run_until_idle(asio::io_context& io) {
-  while (io.poll() > 0) {
-  }
-  io.restart();
 }
 
 struct chain_fixture {

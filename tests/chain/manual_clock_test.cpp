@@ -5,19 +5,11 @@
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 
+#include "io_helpers.hpp"
 #include "keyless/core/clock.hpp"
 
-namespace {
-
 using namespace std::chrono_literals;
-
-void run_until_idle(asio::io_context& io) {
-  while (io.poll() > 0) {
-  }
-  io.restart();
-}
-
-}  // namespace
+using keyless::testing::run_until_idle;
 
 BOOST_AUTO_TEST_SUITE(manual_clock)
 

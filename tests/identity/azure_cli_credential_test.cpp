@@ -9,6 +9,7 @@
 #include "keyless/core/error.hpp"
 #include "keyless/identity/azure_cli_credential.hpp"
 #include "keyless/json/writer.hpp"
+#include "token_epochs.hpp"
 
 using namespace keyless_test;
 using namespace std::chrono_literals;
@@ -17,7 +18,7 @@ using keyless::identity::azure_cli_credential;
 using keyless::identity::azure_cli_credential_options;
 using keyless::identity::token_request;
 
-namespace {
+namespace azure_cli_credential_tests {
 
 const std::string scope = "https://cognitiveservices.azure.com/.default";
 const std::string resource = "https://cognitiveservices.azure.com";
@@ -36,20 +37,6 @@ std::string az_output(const std::string& token, std::optional<long long> epoch,
       .member("tokenType", "Bearer")
       .end_object();
   return w.release();
-}
-
-token_request req(std::vector<std::string> scopes, std::optional<std::string> tenant = {},
-                  std::optional<std::string> claims = {}) {
-  token_request r;
-  r.scopes = std::move(scopes);
-  r.tenant = std::move(tenant);
-  r.claims = std::move(claims);
-  return r;
-}
-
-long long expires_epoch(const access_token& t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.expires_on().time_since_epoch())
-      .count();
 }
 
 struct fixture {
@@ -74,11 +61,7 @@ struct fixture {
   bool ran() const { return std::filesystem::exists(record / "argv"); }
 };
 
-failure inspect(const outcome<access_token>& r) {
-  return failure_of(r.error);
-}
-
-}  // namespace
+}  // namespace azure_cli_credential_tests
 
 BOOST_FIXTURE_TEST_SUITE(azure_cli_credential_tests, fixture)
 

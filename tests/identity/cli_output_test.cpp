@@ -6,9 +6,12 @@
 #include "identity/cli_common.hpp"
 #include "identity/cli_output.hpp"
 #include "keyless/core/error.hpp"
+#include "token_epochs.hpp"
 
 namespace d = keyless::identity::detail;
+using keyless_test::expires_epoch;
 using keyless_test::scoped_env;
+using keyless_test::scoped_tz;
 using std::chrono::seconds;
 
 namespace {
@@ -19,17 +22,6 @@ const std::string jwt =
     "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiIsIng1dCI6Ik1yNS1BVWliZkJpaTdOZDFqQmViYXhib1hXMCJ9."
     "eyJhdWQiOiJodHRwczovL2NvZ25pdGl2ZXNlcnZpY2VzLmF6dXJlLmNvbSIsImlzcyI6Imh0dHBzOi8vc3RzIn0."
     "U0lHTkFUVVJFLVNJR05BVFVSRS1TSUdOQVRVUkUtU0lHTkFUVVJFLVNJR05BVFVSRQ";
-
-long long expires_epoch(const keyless::identity::access_token& t) {
-  return std::chrono::duration_cast<seconds>(t.expires_on().time_since_epoch()).count();
-}
-
-// Sets TZ (and tzset) for the object's lifetime.
-struct scoped_tz {
-  scoped_env env;
-  explicit scoped_tz(const char* zone) : env("TZ", zone) { ::tzset(); }
-  ~scoped_tz() { ::tzset(); }
-};
 
 template <typename F>
 std::string malformed(F&& f) {

@@ -8,12 +8,14 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <exception>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <asio/awaitable.hpp>
@@ -27,6 +29,7 @@
 #include <ostream>
 
 #include "keyless/core/error.hpp"
+#include "keyless/identity/token_request.hpp"
 #include "temp_dir.hpp"
 
 namespace keyless {
@@ -154,6 +157,19 @@ class scoped_env {
   std::optional<std::string> old_;
 };
 
+/// Sets TZ for the object's lifetime; tzset() re-reads it on the way in and, once restored, out.
+class scoped_tz {
+ public:
+  explicit scoped_tz(const char* zone) : env_(std::in_place, "TZ", zone) { ::tzset(); }
+  ~scoped_tz() {
+    env_.reset();
+    ::tzset();
+  }
+
+ private:
+  std::optional<scoped_env> env_;
+};
+
 /// Outcome of an awaitable run to completion on a private io_context.
 template <typename T>
 struct outcome {
@@ -176,6 +192,22 @@ outcome<T> run_on(asio::io_context& io, Make make,
   io.run_for(std::chrono::seconds(60));
   io.restart();
   return result;
+}
+
+/// A token request for `scopes`, as the CLI credential tests send it.
+inline keyless::identity::token_request req(std::vector<std::string> scopes,
+                                            std::optional<std::string> tenant = {},
+                                            std::optional<std::string> claims = {}) {
+  keyless::identity::token_request r;
+  r.scopes = std::move(scopes);
+  r.tenant = std::move(tenant);
+  r.claims = std::move(claims);
+  return r;
+}
+
+template <typename T>
+failure inspect(const outcome<T>& r) {
+  return failure_of(r.error);
 }
 
 }  // namespace keyless_test

@@ -4,9 +4,11 @@
 #include <ctime>
 #include <string>
 
+#include "cli_test_support.hpp"
 #include "identity/expiry_parse.hpp"
 
 namespace d = keyless::identity::detail;
+using keyless_test::scoped_tz;
 using std::chrono::seconds;
 
 namespace {
@@ -15,27 +17,6 @@ std::optional<long long> epoch(std::optional<d::sys_seconds> t) {
   if (!t) return std::nullopt;
   return t->time_since_epoch().count();
 }
-
-// Sets TZ for the lifetime of the object and restores it afterwards.
-class scoped_tz {
- public:
-  explicit scoped_tz(const char* zone) {
-    if (const char* old = std::getenv("TZ")) old_ = old;
-    ::setenv("TZ", zone, 1);
-    ::tzset();
-  }
-  ~scoped_tz() {
-    if (old_) {
-      ::setenv("TZ", old_->c_str(), 1);
-    } else {
-      ::unsetenv("TZ");
-    }
-    ::tzset();
-  }
-
- private:
-  std::optional<std::string> old_;
-};
 
 }  // namespace
 

@@ -7,8 +7,11 @@
 #include "identity/token_response.hpp"
 #include "keyless/core/clock.hpp"
 #include "keyless/core/error.hpp"
+#include "token_epochs.hpp"
 
 namespace d = keyless::identity::detail;
+using keyless_test::expires_epoch;
+using keyless_test::refresh_epoch;
 using std::chrono::seconds;
 using time_point = std::chrono::system_clock::time_point;
 
@@ -55,13 +58,6 @@ struct fixture {
     return {};
   }
 };
-
-long long expires_epoch(const keyless::identity::access_token& t) {
-  return std::chrono::duration_cast<seconds>(t.expires_on().time_since_epoch()).count();
-}
-long long refresh_epoch(const keyless::identity::access_token& t) {
-  return std::chrono::duration_cast<seconds>(t.refresh_on().time_since_epoch()).count();
-}
 
 }  // namespace
 

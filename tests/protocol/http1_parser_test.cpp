@@ -3,6 +3,7 @@
 #include "http/http1_parser.hpp"
 #include "keyless/core/error.hpp"
 #include "split_input.hpp"
+#include "text_contains.hpp"
 
 #include <algorithm>
 #include <cstddef>
@@ -22,6 +23,7 @@ namespace http = keyless::http;
 using http::detail::parse_event;
 using http::detail::parser_limits;
 using http::detail::response_parser;
+using keyless::testing::contains;
 using keyless::testing::every_offset;
 using keyless::testing::random_cuts;
 using keyless::testing::split_at;
@@ -141,10 +143,6 @@ outcome run_recorded(std::string_view name) {
   auto path = std::filesystem::path(data_dir()) / name;
   auto text = read_file(path);
   return run_whole(text, is_head_file(path));
-}
-
-bool contains(std::string_view haystack, std::string_view needle) {
-  return haystack.find(needle) != std::string_view::npos;
 }
 
 std::string find_header(const message& m, std::string_view name) {

@@ -2,12 +2,14 @@
 
 #include "keyless/core/error.hpp"
 #include "keyless/http/request.hpp"
+#include "text_contains.hpp"
 
 #include <memory>
 #include <string>
 #include <string_view>
 
 namespace http = keyless::http;
+using keyless::testing::contains;
 
 namespace {
 
@@ -27,10 +29,6 @@ std::string serialize_error(const http::request& req, bool absolute_form = false
   }
   BOOST_FAIL("serialize_head accepted a bad request");
   return {};
-}
-
-bool contains(std::string_view haystack, std::string_view needle) {
-  return haystack.find(needle) != std::string_view::npos;
 }
 
 }  // namespace

@@ -2,11 +2,13 @@
 
 #include "keyless/core/error.hpp"
 #include "keyless/http/url.hpp"
+#include "text_contains.hpp"
 
 #include <string>
 #include <string_view>
 
 namespace http = keyless::http;
+using keyless::testing::contains;
 
 namespace {
 
@@ -20,10 +22,6 @@ std::string parse_error(std::string_view text) {
   }
   BOOST_FAIL("url::parse accepted a bad URL");
   return {};
-}
-
-bool contains(std::string_view haystack, std::string_view needle) {
-  return haystack.find(needle) != std::string_view::npos;
 }
 
 }  // namespace

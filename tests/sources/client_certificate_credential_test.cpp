@@ -27,7 +27,7 @@ using keyless::testing::scripted_response;
 using keyless::testing::verify_client_assertion;
 using namespace sources_test;
 
-namespace {
+namespace client_certificate_credential_tests {
 
 constexpr const char* tenant = "contoso.onmicrosoft.com";
 constexpr const char* client_id = "2c1b8a35-0000-4000-8000-0000000000c3";
@@ -98,16 +98,7 @@ struct fixture {
   }
 };
 
-keyless::error construction_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const keyless::error& e) {
-    return e;
-  }
-  throw std::logic_error("expected construction to fail");
-}
-
-}  // namespace
+}  // namespace client_certificate_credential_tests
 
 BOOST_AUTO_TEST_SUITE(client_certificate_credential_tests)
 

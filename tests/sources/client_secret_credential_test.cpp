@@ -24,7 +24,7 @@ using keyless::testing::header_map;
 using keyless::testing::scripted_response;
 using namespace sources_test;
 
-namespace {
+namespace client_secret_credential_tests {
 
 constexpr const char* tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 constexpr const char* client_id = "fedcba98-7654-3210-0123-456789abcdef";
@@ -79,7 +79,7 @@ bool mentions_secret(const failure& f) {
   return contains(f.message, secret) || contains(f.details.hint, secret);
 }
 
-}  // namespace
+}  // namespace client_secret_credential_tests
 
 BOOST_AUTO_TEST_SUITE(client_secret_credential_tests)
 

@@ -23,7 +23,7 @@ using keyless::testing::fake_entra;
 using keyless::testing::fake_entra_options;
 using namespace sources_test;
 
-namespace {
+namespace environment_credential_tests {
 
 constexpr const char* tenant = "3c4d5e6f-0000-4000-8000-000000000e11";
 constexpr const char* client_id = "9a8b7c6d-0000-4000-8000-000000000e12";
@@ -75,7 +75,7 @@ struct fixture {
   }
 };
 
-}  // namespace
+}  // namespace environment_credential_tests
 
 BOOST_AUTO_TEST_SUITE(environment_credential_tests)
 

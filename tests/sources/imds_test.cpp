@@ -29,7 +29,7 @@ using keyless::testing::header_map;
 using keyless::testing::scripted_response;
 using namespace sources_test;
 
-namespace {
+namespace imds_source {
 
 constexpr const char* scope = "https://cognitiveservices.azure.com/.default";
 constexpr const char* resource = "https://cognitiveservices.azure.com";
@@ -84,7 +84,7 @@ struct fixture {
   }
 };
 
-}  // namespace
+}  // namespace imds_source
 
 BOOST_AUTO_TEST_SUITE(imds_source)
 

@@ -29,7 +29,7 @@ using keyless::testing::header_map;
 using keyless::testing::scripted_response;
 using namespace sources_test;
 
-namespace {
+namespace managed_identity_sources {
 
 constexpr const char* scope = "https://cognitiveservices.azure.com/.default";
 constexpr const char* resource = "https://cognitiveservices.azure.com";
@@ -72,16 +72,7 @@ struct fixture {
   }
 };
 
-keyless::error construction_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const keyless::error& e) {
-    return e;
-  }
-  throw std::logic_error("expected construction to fail");
-}
-
-}  // namespace
+}  // namespace managed_identity_sources
 
 BOOST_AUTO_TEST_SUITE(managed_identity_sources)
 

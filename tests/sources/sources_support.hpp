@@ -7,6 +7,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -21,6 +22,7 @@
 #include "keyless/http/client_options.hpp"
 #include "loopback_client.hpp"
 #include "temp_dir.hpp"
+#include "text_contains.hpp"
 
 namespace sources_test {
 
@@ -91,8 +93,16 @@ failure expect_failure(asio::io_context& io, keyless::manual_clock& clock,
   throw std::logic_error("expected the operation to fail, but it succeeded");
 }
 
-inline bool contains(std::string_view text, std::string_view part) {
-  return text.find(part) != std::string_view::npos;
+using keyless::testing::contains;
+
+/// The keyless::error a constructor (or factory) throws from inside `f`.
+inline keyless::error construction_error(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const keyless::error& e) {
+    return e;
+  }
+  throw std::logic_error("expected construction to fail");
 }
 
 /// A fresh directory under the system temp dir, removed with its contents on destruction.

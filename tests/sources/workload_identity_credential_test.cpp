@@ -19,7 +19,7 @@ using keyless::testing::fake_entra;
 using keyless::testing::fake_entra_options;
 using namespace sources_test;
 
-namespace {
+namespace workload_identity_credential_tests {
 
 constexpr const char* tenant = "5d6e7f80-0000-4000-8000-000000000f01";
 constexpr const char* client_id = "6e7f8091-0000-4000-8000-000000000f02";
@@ -79,7 +79,7 @@ struct fixture {
   }
 };
 
-}  // namespace
+}  // namespace workload_identity_credential_tests
 
 BOOST_AUTO_TEST_SUITE(workload_identity_credential_tests)
 

@@ -34,7 +34,7 @@ constexpr std::array<option_spec, 6> chat_options{{
     {"system", "TEXT", "a system message to send first"},
 }};
 
-constexpr std::string_view description =
+constexpr std::string_view chat_description =
     "Sends PROMPT (the arguments joined by spaces; standard input when there are none and it\n"
     "is not a terminal) to an Azure OpenAI deployment and prints the reply. Authenticates with\n"
     "Microsoft Entra ID through the default credential chain unless --api-key-env names a\n"
@@ -101,8 +101,9 @@ asio::awaitable<int> stream(openai::chat_client client, openai::chat_request req
 int run_chat(std::span<const std::string> arguments) {
   const auto args = parse_arguments(arguments, chat_options);
   if (args.help()) {
-    std::fputs(format_help("keyless chat [options] PROMPT...", description, chat_options).c_str(),
-               stdout);
+    std::fputs(
+        format_help("keyless chat [options] PROMPT...", chat_description, chat_options).c_str(),
+        stdout);
     return 0;
   }
   const auto target = read_openai_target(args);

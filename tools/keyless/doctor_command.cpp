@@ -36,7 +36,7 @@ constexpr std::array<option_spec, 3> doctor_options{{
     {"scope", "S", "request tokens for S instead of the scope derived from the endpoint"},
 }};
 
-constexpr std::string_view description =
+constexpr std::string_view doctor_description =
     "Walks the default credential chain and shows each source (available, skipped or failed,\n"
     "why, and how long it took), the identity that won (tenant, object id, audience and expiry\n"
     "read from the token, for diagnosis only), whether the token's audience fits the endpoint,\n"
@@ -120,7 +120,7 @@ std::string relative(std::chrono::system_clock::time_point t) {
 int run_doctor(std::span<const std::string> arguments) {
   const auto args = parse_arguments(arguments, doctor_options);
   if (args.help()) {
-    std::fputs(format_help("keyless doctor [options]", description, doctor_options).c_str(),
+    std::fputs(format_help("keyless doctor [options]", doctor_description, doctor_options).c_str(),
                stdout);
     return 0;
   }

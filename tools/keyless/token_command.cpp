@@ -32,7 +32,7 @@ constexpr std::array<option_spec, 5> token_options{{
     {"output", "F", "json (az's shape, the default) or tsv"},
 }};
 
-constexpr std::string_view description =
+constexpr std::string_view token_description =
     "Prints an access token in the JSON shape of `az account get-access-token --output json`\n"
     "(accessToken, expiresOn in local time, expires_on, tenant, tokenType) plus `source`, the\n"
     "credential that produced it. Reads the same environment variables as the library\n"
@@ -58,7 +58,8 @@ asio::awaitable<token_result> fetch(std::shared_ptr<identity::chained_token_cred
 int run_token(std::span<const std::string> arguments) {
   const auto args = parse_arguments(arguments, token_options);
   if (args.help()) {
-    std::fputs(format_help("keyless token [options]", description, token_options).c_str(), stdout);
+    std::fputs(format_help("keyless token [options]", token_description, token_options).c_str(),
+               stdout);
     return 0;
   }
   if (!args.positional().empty()) {

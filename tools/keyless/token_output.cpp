@@ -13,7 +13,7 @@
 namespace keyless::cli {
 namespace {
 
-std::string quoted(std::string_view text) {
+std::string json_quoted(std::string_view text) {
   json::writer w;
   w.value(text);
   return w.release();
@@ -30,12 +30,12 @@ std::vector<std::pair<std::string, std::pair<std::string, std::string>>> fields(
   const auto local = az_local_time(t.expires_on);
   const auto epoch = fmt::format("{}", epoch_seconds(t.expires_on));
   std::vector<std::pair<std::string, std::pair<std::string, std::string>>> out;
-  out.push_back({"accessToken", {quoted(t.access_token), std::string(t.access_token)}});
-  out.push_back({"expiresOn", {quoted(local), local}});
+  out.push_back({"accessToken", {json_quoted(t.access_token), std::string(t.access_token)}});
+  out.push_back({"expiresOn", {json_quoted(local), local}});
   out.push_back({"expires_on", {epoch, epoch}});
-  out.push_back({"source", {quoted(t.source), t.source}});
-  if (t.tenant) out.push_back({"tenant", {quoted(*t.tenant), *t.tenant}});
-  out.push_back({"tokenType", {quoted("Bearer"), "Bearer"}});
+  out.push_back({"source", {json_quoted(t.source), t.source}});
+  if (t.tenant) out.push_back({"tenant", {json_quoted(*t.tenant), *t.tenant}});
+  out.push_back({"tokenType", {json_quoted("Bearer"), "Bearer"}});
   return out;
 }
 
@@ -55,7 +55,7 @@ std::string format_token_json(const token_output& t) {
   std::string text = "{\n";
   const auto all = fields(t);
   for (std::size_t i = 0; i < all.size(); ++i) {
-    text += fmt::format("  {}: {}{}\n", quoted(all[i].first), all[i].second.first,
+    text += fmt::format("  {}: {}{}\n", json_quoted(all[i].first), all[i].second.first,
                         i + 1 < all.size() ? "," : "");
   }
   text += "}\n";
