@@ -12,10 +12,12 @@
 // keyless runs fetched more than one token.
 //
 //   build/benchmarks/chat/bench_chat_throughput [requests_per_round=2000] [rounds=8] [parts=all]
-//                                               [concurrencies=1,64,256] [auth=both]
+//                                               [concurrencies=1,64,256] [auth=both] [http=1.1]
 //
 // parts: "all", or any of "completions", "memory", "streaming", "floor" joined by commas.
 // auth: "both", "api_key" or "keyless" (one side alone is for profiling it, e.g. under perf).
+// http: "1.1" (a connection per request in flight, up to 64) or "2" (one HTTP/2 connection
+// carrying every request: HPACK sends the token once, then a one-byte index).
 
 #include <pthread.h>
 #include <sys/resource.h>
@@ -224,9 +226,13 @@ void run_round(asio::io_context& io, const kl::openai::chat_client& chat, int co
   t.failures += s.failures;
 }
 
+// Which HTTP the clients speak (the fake serves both).
+kl::http::http_version http_version = kl::http::http_version::http1_1;
+
 kl::openai::chat_client_options client_options(const kl::testing::fake_openai& fake,
                                                std::size_t connections) {
   kl::openai::chat_client_options o;
+  o.http.version = http_version;
   o.endpoint = fake.endpoint();
   o.deployment = "gpt-4o-mini";
   o.http.tls.use_system_trust_store = false;
@@ -379,6 +385,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "auth: expected both, api_key or keyless, got \"%s\"\n", auth.c_str());
     return 2;
   }
+  const std::string http = argc > 6 ? argv[6] : "1.1";
+  if (http != "1.1" && http != "2") {
+    std::fprintf(stderr, "http: expected 1.1 or 2, got \"%s\"\n", http.c_str());
+    return 2;
+  }
+  if (http == "2") http_version = kl::http::http_version::http2;
   const bool run_key = auth != "keyless";
   const bool run_token = auth != "api_key";
   auto part = [&parts](std::string_view name) {
@@ -419,9 +431,9 @@ int main(int argc, char** argv) {
   // ---- completions: throughput, latency, CPU ------------------------------------------------
   if (part("completions")) {
     std::printf(
-        "# chat completions, %zu requests x %zu rounds per row; client and server on separate "
-        "threads\n",
-        per_round, rounds);
+        "# chat completions over HTTP/%s, %zu requests x %zu rounds per row; client and server on "
+        "separate threads\n",
+        http.c_str(), per_round, rounds);
     std::printf("%-12s %-8s %10s %10s %10s %14s %14s  %-28s %s\n", "concurrency", "auth", "req/s",
                 "p50_us", "p99_us", "client_cpu_us", "server_cpu_us", "keyless/api_key: req/s",
                 "client-bound");

@@ -231,6 +231,23 @@ BOOST_FIXTURE_TEST_CASE(both_modes_count_every_request_and_report_every_document
   BOOST_TEST(!contains(r.err, resource_key));
 }
 
+BOOST_FIXTURE_TEST_CASE(http2_sends_every_request_as_a_stream, bench_fixture) {
+  const auto r = run({"--mode", "both", "--http", "2", "--requests", "24", "--concurrency", "4",
+                      "--threads", "2", "--output", "json"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, describe(r));
+  json_report report(r.out);
+  BOOST_TEST(std::string_view(report.at("/http")) == "2");
+  for (std::string mode : {"api_key", "keyless"}) {
+    BOOST_TEST(report.count("/results/" + mode + "/succeeded") == 24u);
+    BOOST_TEST(report.count("/results/" + mode + "/failed") == 0u);
+  }
+  const auto seen = openai.server().requests();
+  BOOST_TEST(seen.size() == measured_requests(report) + probe_requests(report));
+  for (const auto& request : seen) BOOST_TEST(request.version == "HTTP/2");
+  // One connection per thread and mode, plus the probes': not one per request in flight.
+  BOOST_TEST(openai.server().connections_accepted() <= 6u);
+}
+
 BOOST_FIXTURE_TEST_CASE(streaming_counts_every_chunk_and_times_the_first_one, bench_fixture) {
   // How many chunks the fake sends for one reply, seen through the library in this process.
   asio::io_context client_io;
@@ -418,6 +435,7 @@ BOOST_FIXTURE_TEST_CASE(bad_flags_exit_2_naming_the_problem_before_any_request, 
       {{"--threads", "4", "--concurrency", "2"}, "--threads"},
       {{"--mode", "sideways"}, "--mode"},
       {{"--output", "xml"}, "--output"},
+      {{"--http", "3"}, "--http must be 1.1 or 2"},
       {{"--mode", "api-key", "--api-key-env", "NO_SUCH_VARIABLE_HERE"}, "NO_SUCH_VARIABLE_HERE"},
       {{"stray"}, "stray"},
   };
@@ -441,7 +459,7 @@ BOOST_AUTO_TEST_CASE(help_lists_every_flag) {
   BOOST_TEST(r.exit_code == 0, describe(r));
   for (std::string_view flag : {"--endpoint", "--deployment", "--api-version", "--api-key-env",
                                 "--mode", "--concurrency", "--requests", "--duration", "--stream",
-                                "--max-tokens", "--prompt", "--threads", "--output"}) {
+                                "--max-tokens", "--prompt", "--threads", "--output", "--http"}) {
     BOOST_TEST(contains(r.out, flag), flag);
   }
 }

@@ -19,6 +19,9 @@ constexpr option_spec specs[] = {
     {"requests", "M", "requests per mode (default 100)"},
     {"duration", "S", "seconds per mode instead of a request count (e.g. 30 or 2.5)"},
     {"stream", "", "stream the replies; adds time to first chunk and chunks/s"},
+    {"http", "VERSION",
+     "1.1 (default: a connection per request in flight) or 2 (one multiplexed connection per "
+     "thread; the token crosses the wire once per connection)"},
     {"max-tokens", "K", "max_tokens of each request (default 16)"},
     {"prompt", "TEXT", "the user message (default: a short greeting request)"},
     {"threads", "T", "threads, each with its own io_context (default 1)"},
@@ -133,6 +136,15 @@ std::optional<bench_options> parse_bench_options(std::span<const std::string> ar
   }
 
   o.stream = args.flag("stream");
+  if (auto version = args.value("http")) {
+    if (*version == "1.1") {
+      o.http_version = http::http_version::http1_1;
+    } else if (*version == "2") {
+      o.http_version = http::http_version::http2;
+    } else {
+      throw usage_error(fmt::format("--http must be 1.1 or 2, not '{}'", *version));
+    }
+  }
   o.max_tokens = args.number("max-tokens", 1, 1'000'000).value_or(o.max_tokens);
   o.prompt = args.value_or("prompt", o.prompt);
   if (o.prompt.empty()) throw usage_error("--prompt must not be empty");

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "../command_line.hpp"
+#include "keyless/http/client_options.hpp"
 
 namespace keyless::cli::bench {
 
@@ -39,6 +40,8 @@ struct bench_options {
   std::optional<std::uint64_t> requests;
   std::optional<std::chrono::nanoseconds> duration;
   bool stream = false;
+  /// HTTP/1.1: one connection per request in flight; HTTP/2: one connection per thread.
+  http::http_version http_version = http::http_version::http1_1;
   std::int64_t max_tokens = 16;
   std::string prompt = "Say hello in five words.";
   std::size_t threads = 1;

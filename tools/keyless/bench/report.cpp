@@ -154,6 +154,7 @@ std::string json_report(const bench_options& o, const run_report& run) {
       .member("api_version", run.api_version)
       .member("mode", mode_name(o.mode))
       .member("stream", o.stream)
+      .member("http", o.http_version == http::http_version::http2 ? "2" : "1.1")
       .member("concurrency", o.concurrency)
       .member("threads", run.threads)
       .member("max_tokens", o.max_tokens);
@@ -211,9 +212,10 @@ std::string text_report(const bench_options& o, const run_report& run) {
     out.append(text);
     out.push_back('\n');
   };
-  line(fmt::format("keyless bench: {} {}, concurrency {}, {} thread{}, {}{}", mode_name(o.mode),
-                   o.stream ? "(streamed)" : "(complete)", o.concurrency, run.threads,
-                   run.threads == 1 ? "" : "s",
+  line(fmt::format("keyless bench: {} {}, HTTP/{}, concurrency {}, {} thread{}, {}{}",
+                   mode_name(o.mode), o.stream ? "(streamed)" : "(complete)",
+                   o.http_version == http::http_version::http2 ? "2" : "1.1", o.concurrency,
+                   run.threads, run.threads == 1 ? "" : "s",
                    o.requests ? fmt::format("{} requests per mode", *o.requests)
                               : fmt::format("{:.1f} s per mode", seconds(*o.duration)),
                    run.interrupted ? " (interrupted)" : ""));

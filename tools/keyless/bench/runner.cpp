@@ -245,6 +245,7 @@ openai::chat_client_options client_options(const bench_options& o, std::size_t c
   // Each worker has at most one request in flight: one connection each, never a queue in
   // the pool (its default of 16 would cap the concurrency asked for).
   c.http.pool.max_connections_per_origin = std::max<std::size_t>(connections, 1);
+  c.http.version = o.http_version;
   c.request_timeout = request_timeout;
   // A load generator reports what the service answered: a retried 429 would hide as latency.
   c.max_retries = 0;
