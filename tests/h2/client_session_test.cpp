@@ -75,18 +75,9 @@ std::string window_update(std::uint32_t stream, std::uint32_t increment) {
   return out;
 }
 
-// The only RST_STREAM or GOAWAY among `frames`: its stream and code.
+// The RST_STREAMs and GOAWAYs among `frames`: their streams and codes.
 std::string reset_or_goaway(const std::vector<client_frame>& frames) {
-  std::string out;
-  for (const auto& f : frames) {
-    if (f.header.type == h2::frame_type::rst_stream) {
-      out += fmt::format("RST_STREAM {} {};", f.header.stream_id,
-                         h2::to_string(h2::read_rst_stream(f.payload)));
-    } else if (f.header.type == h2::frame_type::goaway) {
-      out += fmt::format("GOAWAY {};", h2::to_string(h2::read_goaway(f.payload).code));
-    }
-  }
-  return out;
+  return h2_test::resets_and_goaways(frames, false);
 }
 
 std::size_t data_bytes(const std::vector<client_frame>& frames, std::uint32_t stream) {

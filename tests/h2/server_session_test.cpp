@@ -61,17 +61,7 @@ std::vector<server_frame> frames_in(std::string& out) {
 
 // The RST_STREAMs and GOAWAYs among `frames`.
 std::string resets_and_goaways(const std::vector<server_frame>& frames) {
-  std::string out;
-  for (const auto& f : frames) {
-    if (f.header.type == h2::frame_type::rst_stream) {
-      out += fmt::format("RST_STREAM {} {};", f.header.stream_id,
-                         h2::to_string(h2::read_rst_stream(f.payload)));
-    } else if (f.header.type == h2::frame_type::goaway) {
-      const h2::goaway_frame g = h2::read_goaway(f.payload);
-      out += fmt::format("GOAWAY {} {};", g.last_stream_id, h2::to_string(g.code));
-    }
-  }
-  return out;
+  return h2_test::resets_and_goaways(frames, true);
 }
 
 using field_list = std::vector<std::pair<std::string_view, std::string_view>>;

@@ -15,6 +15,7 @@
 
 #include <fmt/core.h>
 
+#include "event_lines.hpp"
 #include "http/h2/client_session.hpp"
 #include "http/h2/server_session.hpp"
 
@@ -63,14 +64,10 @@ struct server_recorder : h2::server_events {
     lines.push_back(fmt::format("cancelled {} {}", id, h2::to_string(code)));
   }
   void on_goaway(std::uint32_t last, h2::error_code code, std::string_view) override {
-    lines.push_back(fmt::format("goaway {} {}", last, h2::to_string(code)));
+    lines.push_back(goaway_line(last, code));
   }
 
-  std::string text() const {
-    std::string out;
-    for (const auto& l : lines) out += l + "\n";
-    return out;
-  }
+  std::string text() const { return lines_text(lines); }
 };
 
 /// A response as the client session saw it.
@@ -108,11 +105,10 @@ struct client_recorder : h2::session_events {
   void on_failed(std::uint32_t id, const h2::stream_failure& f) override {
     responses[id].failure = f;
     responses[id].failure_message = std::string(f.message);
-    lines.push_back(fmt::format("failed {} kind={} {}{}", id, static_cast<int>(f.kind),
-                                h2::to_string(f.h2_code), f.retryable ? " retryable" : ""));
+    lines.push_back(failed_line(id, f));
   }
   void on_goaway(std::uint32_t last, h2::error_code code, std::string_view) override {
-    lines.push_back(fmt::format("goaway {} {}", last, h2::to_string(code)));
+    lines.push_back(goaway_line(last, code));
   }
 };
 

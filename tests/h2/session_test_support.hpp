@@ -14,6 +14,7 @@
 
 #include <fmt/core.h>
 
+#include "event_lines.hpp"
 #include "http/h2/client_session.hpp"
 #include "http/h2/frame.hpp"
 #include "http/h2/frame_reader.hpp"
@@ -132,19 +133,14 @@ struct recorder : h2::session_events {
     lines.push_back(fmt::format("end {}{}", id, joined(trailers)));
   }
   void on_failed(std::uint32_t id, const h2::stream_failure& f) override {
-    lines.push_back(fmt::format("failed {} kind={} {}{}", id, static_cast<int>(f.kind),
-                                h2::to_string(f.h2_code), f.retryable ? " retryable" : ""));
+    lines.push_back(failed_line(id, f));
     messages.emplace_back(f.message);
   }
   void on_goaway(std::uint32_t last, h2::error_code code, std::string_view) override {
-    lines.push_back(fmt::format("goaway {} {}", last, h2::to_string(code)));
+    lines.push_back(goaway_line(last, code));
   }
 
-  std::string text() const {
-    std::string out;
-    for (const auto& l : lines) out += l + "\n";
-    return out;
-  }
+  std::string text() const { return lines_text(lines); }
 
  private:
   static std::string joined(std::span<const h2::field_view> fields) {

@@ -9,18 +9,6 @@
 namespace keyless::http::h2 {
 namespace {
 
-const session_options& checked(const session_options& o) {
-  check_window_option("stream window", o.stream_window);
-  check_window_option("connection window", o.connection_window);
-  return o;
-}
-
-reader_options reader_options_for(const session_options& o) {
-  reader_options r;
-  r.max_header_block = o.max_header_list_size;
-  return r;
-}
-
 // Responses that have no body, whatever content-length says (RFC 9110 6.4.1).
 bool has_no_body(int status, bool head_request) noexcept {
   return head_request || status == 204 || status == 304;
@@ -31,15 +19,7 @@ bool has_no_body(int status, bool head_request) noexcept {
 void session_events::on_goaway(std::uint32_t, error_code, std::string_view) {}
 
 client_session::client_session(session_options options)
-    : options_(checked(options)),
-      reader_(reader_options_for(options_)),
-      encoder_(initial_header_table_size),
-      decoder_(initial_header_table_size, options_.max_header_list_size),
-      connection_receive_(options_.connection_window, default_initial_window_size) {
-  if (options_.max_encoder_table_size < initial_header_table_size) {
-    encoder_.set_max_table_size(options_.max_encoder_table_size);
-  }
-}
+    : options_(checked_window_options(options)), connection_(options_, peer_role::server) {}
 
 void client_session::start(std::string& out) {
   if (started_) throw_invalid_argument("start() called twice");
@@ -51,16 +31,16 @@ void client_session::start(std::string& out) {
       make_setting(setting_id::max_header_list_size, options_.max_header_list_size),
       make_setting(setting_id::header_table_size, options_.header_table_size),
   };
-  write_settings(out, settings);
-  ++settings_unacknowledged_;
-  announce_windows(nullptr, out);  // the connection window beyond its initial 65,535
+  connection_.send_settings(settings, out);
 }
 
 open_status client_session::can_open() const noexcept {
   if (!started_ || failure_ || lost_ || goaway_received_ || next_stream_id_ > max_stream_id) {
     return open_status::unusable;
   }
-  if (streams_.active_count() >= peer_.max_concurrent_streams) return open_status::at_stream_limit;
+  if (streams_.active_count() >= connection_.peer.max_concurrent_streams) {
+    return open_status::at_stream_limit;
+  }
   return open_status::ready;
 }
 
@@ -75,11 +55,12 @@ std::optional<std::uint32_t> client_session::open_stream(const request_head& hea
   if (!started_) throw_invalid_argument("open_stream() before start()");
   if (can_open() != open_status::ready) return std::nullopt;
   block_.clear();
-  request_encoder_.encode(head, body.size(), peer_.max_header_list_size, encoder_, block_);
+  request_encoder_.encode(head, body.size(), connection_.peer.max_header_list_size,
+                          connection_.header_encoder, block_);
   const std::uint32_t id = next_stream_id_;
   next_stream_id_ += 2;
-  write_headers(out, id, block_, body.empty(), peer_.max_frame_size);
-  client_stream& s = streams_.add(id, peer_.initial_window_size, options_.stream_window);
+  write_headers(out, id, block_, body.empty(), connection_.peer.max_frame_size);
+  client_stream& s = streams_.add(id, connection_.peer.initial_window_size, options_.stream_window);
   s.head_request = head.method == "HEAD";
   s.sending = !body.empty();
   s.body = std::move(body);
@@ -91,21 +72,14 @@ void client_session::receive(std::string_view bytes, std::string& out, session_e
   if (!started_) throw_invalid_argument("receive() before start()");
   if (failure_ || lost_) return;
   try {
-    for (;;) {
-      read_result r = reader_.feed(bytes);
-      bytes.remove_prefix(r.consumed);
-      if (r.event == read_event::need_more) break;
-      if (r.event == read_event::stream_error) {
-        on_stream_error_event(r, out, events);
-      } else {
-        on_frame(r, out, events);
-      }
-    }
+    connection_.read_frames(
+        bytes, [&](const read_result& r) { on_frame(r, out, events); },
+        [&](const read_result& r) { on_stream_error_event(r, out, events); });
   } catch (const connection_error& e) {
     fail_connection(e, out, events);
     return;
   }
-  announce_windows(nullptr, out);
+  connection_.announce_window(out);
 }
 
 void client_session::consume(std::uint32_t stream_id, std::size_t n, std::string& out) {
@@ -120,8 +94,8 @@ void client_session::consume(std::uint32_t stream_id, std::size_t n, std::string
   const auto bytes = static_cast<std::uint32_t>(n);
   s->unconsumed -= bytes;
   if (s->receiving) s->receive.release(bytes);
-  connection_receive_.release(bytes);
-  announce_windows(s, out);
+  connection_.receive.release(bytes);
+  connection_.announce_windows(s, out);
   if (s->done()) streams_.erase(stream_id);
 }
 
@@ -130,11 +104,10 @@ void client_session::cancel(std::uint32_t stream_id, std::string& out) {
   client_stream* s = streams_.find(stream_id);
   if (s == nullptr) return;
   if (s->active()) {
-    write_rst_stream(out, stream_id, error_code::cancel);
-    resets_.remember(stream_id, reset_by::us);
+    connection_.send_reset(stream_id, error_code::cancel, out);
   }
   forget(*s);
-  announce_windows(nullptr, out);
+  connection_.announce_window(out);
 }
 
 void client_session::connection_lost(std::string_view why, session_events& events) {
@@ -170,7 +143,7 @@ void client_session::on_frame(const read_result& r, std::string& out, session_ev
                                    "(SETTINGS_ENABLE_PUSH = 0)",
                                    r.header.stream_id));
     case frame_type::ping:
-      if (!r.header.has(flag::ack)) write_ping(out, read_ping(r.payload), true);
+      connection_.answer_ping(r, out);
       break;
     case frame_type::goaway:
       on_goaway(r, events);
@@ -190,7 +163,7 @@ client_session::stream_lookup client_session::look_up(std::uint32_t id,
   if (stream != nullptr && stream->sending) return stream_lookup::sending_only;
   if (stream != nullptr) return stream_lookup::closed;  // kept until its data is consumed
   if (id % 2 == 0 || id >= next_stream_id_) return stream_lookup::idle;
-  std::optional<reset_by> reset = resets_.find(id);
+  std::optional<reset_by> reset = connection_.resets.find(id);
   if (!reset) return stream_lookup::closed;
   return *reset == reset_by::us ? stream_lookup::reset_by_us : stream_lookup::reset_by_peer;
 }
@@ -237,17 +210,11 @@ void client_session::on_late_frame(const read_result& r, stream_lookup found, st
 void client_session::on_data(const read_result& r, std::string& out, session_events& events) {
   const std::uint32_t id = r.header.stream_id;
   const std::uint32_t length = r.header.length;  // padding included: what flow control counts
-  if (!connection_receive_.receive(length)) {
-    throw_peer_error(
-        error_code::flow_control_error,
-        fmt::format("DATA frame of {} bytes on stream {} is over the connection's receive "
-                    "window of {}",
-                    length, id, connection_receive_.available()));
-  }
+  connection_.receive_data(r);
   client_stream* s = nullptr;
   const stream_lookup found = look_up(id, s);
   if (found != stream_lookup::receiving) {
-    connection_receive_.release(length);  // nobody will consume it
+    connection_.receive.release(length);  // nobody will consume it
     on_late_frame(r, found, out, events);
     return;
   }
@@ -266,7 +233,7 @@ void client_session::on_data(const read_result& r, std::string& out, session_eve
         id, s->received_length + r.payload.size(), *s->expected_length);
   }
   if (!problem.empty()) {
-    connection_receive_.release(length);
+    connection_.receive.release(length);
     reset_stream(id, error_code::protocol_error, problem, out, events);
     return;
   }
@@ -276,29 +243,17 @@ void client_session::on_data(const read_result& r, std::string& out, session_eve
   s->unconsumed += data_size;
   if (padding > 0) {
     s->receive.release(padding);
-    connection_receive_.release(padding);
-    announce_windows(s, out);
+    connection_.receive.release(padding);
+    connection_.announce_windows(s, out);
   }
   if (data_size > 0) events.on_data(id, r.payload);
   if (r.header.has(flag::end_stream)) end_stream(id, {}, out, events);
 }
 
-void client_session::decode_block(const read_result& r) {
-  try {
-    response_fields_.decode(decoder_, r.payload);
-  } catch (const keyless::error& e) {
-    const bool too_large = e.code() == errc::limit_exceeded;
-    throw connection_error(
-        too_large ? error_code::enhance_your_calm : error_code::compression_error,
-        fmt::format("{} (header block on stream {})", e.message(), r.header.stream_id),
-        too_large ? errc::limit_exceeded : errc::malformed_response);
-  }
-}
-
 void client_session::on_headers(const read_result& r, std::string& out, session_events& events) {
   // Decoded whatever the stream's state: the decoder's table must follow
   // every block the server's encoder wrote.
-  decode_block(r);
+  connection_.decode_block(response_fields_, r);
   client_stream* s = nullptr;
   const stream_lookup found = look_up(r.header.stream_id, s);
   if (found != stream_lookup::receiving) {
@@ -371,7 +326,7 @@ void client_session::on_rst_stream(const read_result& r, session_events& events)
   client_stream* s = find_open(r);
   if (s == nullptr) return;
   const bool tell = s->receiving;  // else the response is complete: the server only stops the body
-  resets_.remember(id, reset_by::peer);
+  connection_.resets.remember(id, reset_by::peer);
   forget(*s);
   if (!tell) return;
   const std::string message =
@@ -381,30 +336,13 @@ void client_session::on_rst_stream(const read_result& r, session_events& events)
 }
 
 void client_session::on_settings(const read_result& r, std::string& out) {
-  if (r.header.has(flag::ack)) {
-    if (settings_unacknowledged_ == 0) {
-      throw_peer_error(error_code::protocol_error, "SETTINGS ACK without a SETTINGS frame of ours");
-    }
-    if (--settings_unacknowledged_ == 0 && !settings_acknowledged_) {
-      settings_acknowledged_ = true;
-      decoder_.set_max_table_size(options_.header_table_size);
-    }
-    return;
-  }
-  const peer_settings before = peer_;
-  apply_settings(r.payload, peer_);
-  if (peer_.header_table_size != before.header_table_size) {
-    encoder_.set_max_table_size(std::min(peer_.header_table_size, options_.max_encoder_table_size));
-  }
-  if (peer_.initial_window_size != before.initial_window_size) {
-    for (client_stream& s : streams_.all()) {
-      if (s.sending) {
-        s.send.apply_initial_window_change(before.initial_window_size, peer_.initial_window_size);
-      }
-    }
-  }
-  write_settings_ack(out);
-  send_bodies(out);
+  const bool applied =
+      connection_.on_settings(r, out, [this](std::uint32_t old_size, std::uint32_t new_size) {
+        for (client_stream& s : streams_.all()) {
+          if (s.sending) s.send.apply_initial_window_change(old_size, new_size);
+        }
+      });
+  if (applied) send_bodies(out);
 }
 
 void client_session::on_goaway(const read_result& r, session_events& events) {
@@ -426,12 +364,7 @@ void client_session::on_window_update(const read_result& r, std::string& out,
   const std::uint32_t id = r.header.stream_id;
   const std::uint32_t increment = read_window_increment(r.payload);
   if (id == 0) {
-    if (!connection_send_.grow(increment)) {
-      throw_peer_error(
-          error_code::flow_control_error,
-          fmt::format("WINDOW_UPDATE of {} takes the connection's send window over 2^31-1",
-                      increment));
-    }
+    connection_.grow_send_window(increment);
     send_bodies(out);
     return;
   }
@@ -469,12 +402,12 @@ void client_session::send_body(client_stream& s, std::string& out) {
   while (s.sending) {
     const std::size_t left = s.body.size() - s.body_sent;
     const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(
-        {left, peer_.max_frame_size, s.send.sendable(), connection_send_.sendable()}));
+        {left, connection_.peer.max_frame_size, s.send.sendable(), connection_.send.sendable()}));
     if (n == 0) return;
     const bool last = n == left;
     write_data(out, s.id, std::string_view(s.body).substr(s.body_sent, n), last);
     s.send.consume(n);
-    connection_send_.consume(n);
+    connection_.send.consume(n);
     s.body_sent += n;
     if (last) {
       s.sending = false;
@@ -486,27 +419,15 @@ void client_session::send_body(client_stream& s, std::string& out) {
 void client_session::send_bodies(std::string& out) {
   // Oldest stream first: requests finish in the order they were made.
   for (client_stream& s : streams_.all()) {
-    if (connection_send_.sendable() == 0) break;
+    if (connection_.send.sendable() == 0) break;
     send_body(s, out);
   }
   streams_.erase_done();
 }
 
-void client_session::announce_windows(client_stream* s, std::string& out) {
-  if (s != nullptr && s->receiving) {
-    if (const std::uint32_t increment = s->receive.take_update()) {
-      write_window_update(out, s->id, increment);
-    }
-  }
-  if (const std::uint32_t increment = connection_receive_.take_update()) {
-    write_window_update(out, 0, increment);
-  }
-}
-
 void client_session::reset_stream(std::uint32_t id, error_code code, const std::string& message,
                                   std::string& out, session_events& events) {
-  write_rst_stream(out, id, code);
-  resets_.remember(id, reset_by::us);
+  connection_.send_reset(id, code, out);
   client_stream* s = streams_.find(id);
   if (s == nullptr) return;
   const bool tell = s->receiving;
@@ -520,7 +441,7 @@ void client_session::reset_stream(std::uint32_t id, error_code code, const std::
 // Drops a stream whose frames no longer matter; bytes the application has
 // not consumed go back to the connection window.
 void client_session::forget(client_stream& s) {
-  connection_receive_.release(s.unconsumed);
+  connection_.receive.release(s.unconsumed);
   streams_.erase(s.id);
 }
 

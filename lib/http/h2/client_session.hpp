@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "http/h2/client_stream.hpp"
+#include "http/h2/connection_state.hpp"
 #include "http/h2/field_view.hpp"
 #include "http/h2/flow_window.hpp"
 #include "http/h2/frame.hpp"
@@ -177,10 +178,10 @@ class client_session {
   /// The protocol error that ended the connection, if one did.
   const connection_error* failure() const noexcept { return failure_ ? &*failure_ : nullptr; }
   /// The server has acknowledged our SETTINGS.
-  bool settings_acknowledged() const noexcept { return settings_acknowledged_; }
+  bool settings_acknowledged() const noexcept { return connection_.settings_acknowledged; }
   /// Streams open or half-closed (what SETTINGS_MAX_CONCURRENT_STREAMS counts).
   std::size_t active_streams() const noexcept { return streams_.active_count(); }
-  const peer_settings& server_settings() const noexcept { return peer_; }
+  const peer_settings& server_settings() const noexcept { return connection_.peer; }
 
  private:
   void on_frame(const read_result& r, std::string& out, session_events& events);
@@ -210,11 +211,9 @@ class client_session {
   client_stream* find_open(const read_result& r);
   void on_late_frame(const read_result& r, stream_lookup found, std::string& out,
                      session_events& events);
-  void decode_block(const read_result& r);
 
   void send_body(client_stream& s, std::string& out);
   void send_bodies(std::string& out);
-  void announce_windows(client_stream* s, std::string& out);
   void reset_stream(std::uint32_t id, error_code code, const std::string& message, std::string& out,
                     session_events& events);
   void forget(client_stream& s);
@@ -223,22 +222,14 @@ class client_session {
   void fail_connection(const connection_error& e, std::string& out, session_events& events);
 
   session_options options_;
-  frame_reader reader_;
-  encoder encoder_;
-  decoder decoder_;
+  connection_state connection_;
   request_encoder request_encoder_;
   response_fields response_fields_;
   std::string block_;  // the request header block being built; reused
-  peer_settings peer_;
-  send_window connection_send_;
-  receive_window connection_receive_;
   stream_table streams_;
-  reset_memory resets_;
   std::uint32_t next_stream_id_ = 1;
   std::uint32_t goaway_last_id_ = max_stream_id;
-  int settings_unacknowledged_ = 0;
   bool started_ = false;
-  bool settings_acknowledged_ = false;
   bool goaway_received_ = false;
   bool lost_ = false;
   std::optional<connection_error> failure_;

@@ -1,11 +1,9 @@
 #pragma once
 // What a client session keeps per stream: the stream's state (RFC 9113 5.1)
 // from the client's side, its flow-control windows and the request body it
-// still has to send; the table of open streams; and a memory of recently
-// reset ones, whose late frames must be ignored.
+// still has to send; and the table of open streams.
 
 #include <algorithm>
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -82,39 +80,6 @@ class stream_table {
   }
 
   std::vector<client_stream> streams_;
-};
-
-/// Who reset a stream that is now closed.
-enum class reset_by : std::uint8_t { us, peer };
-
-/// The last `capacity` streams that were reset. RFC 9113 5.1: after we send
-/// RST_STREAM the server may still have frames for the stream in flight,
-/// which we must ignore; after it sends one, more frames are a stream error.
-/// A stream that has dropped out of this memory is treated as closed
-/// normally: DATA or HEADERS on it end the connection (STREAM_CLOSED).
-class reset_memory {
- public:
-  static constexpr std::size_t capacity = 128;
-
-  void remember(std::uint32_t id, reset_by who) noexcept {
-    entries_[next_] = id | (who == reset_by::peer ? peer_bit : 0);
-    next_ = (next_ + 1) % capacity;
-  }
-
-  /// The latest reset of `id`, if it is still remembered.
-  std::optional<reset_by> find(std::uint32_t id) const noexcept {
-    for (std::size_t back = 1; back <= capacity; ++back) {
-      const std::uint32_t e = entries_[(next_ + capacity - back) % capacity];
-      if (e != 0 && (e & ~peer_bit) == id) return e & peer_bit ? reset_by::peer : reset_by::us;
-    }
-    return std::nullopt;
-  }
-
- private:
-  static constexpr std::uint32_t peer_bit = 0x8000'0000;  // stream ids use 31 bits
-
-  std::array<std::uint32_t, capacity> entries_{};
-  std::size_t next_ = 0;
 };
 
 }  // namespace keyless::http::h2

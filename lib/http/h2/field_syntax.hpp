@@ -2,6 +2,9 @@
 // What HTTP/2 field names, methods and values may hold (RFC 9110 5.6.2, RFC 9113 8.2.1), for
 // the request encoder, the response encoder and the server's request checks alike.
 
+#include <charconv>
+#include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace keyless::http::h2 {
@@ -34,6 +37,26 @@ constexpr const char* value_problem(std::string_view value) noexcept {
     return "has a value that starts or ends with white space";
   }
   return nullptr;
+}
+
+/// What a content-length field adds to those before it in a block.
+enum class content_length_check : std::uint8_t {
+  ok,
+  not_a_number,
+  disagrees,  ///< a number other than an earlier content-length's
+};
+
+/// Folds one content-length value into `length` (what the block's earlier
+/// ones said, if any), for the request and response checks alike.
+inline content_length_check add_content_length(std::string_view value,
+                                               std::optional<std::uint64_t>& length) noexcept {
+  std::uint64_t n = 0;
+  const char* end = value.data() + value.size();
+  auto [stop, ec] = std::from_chars(value.data(), end, n);
+  if (ec != std::errc{} || stop != end || value.empty()) return content_length_check::not_a_number;
+  if (length && *length != n) return content_length_check::disagrees;
+  length = n;
+  return content_length_check::ok;
 }
 
 }  // namespace keyless::http::h2

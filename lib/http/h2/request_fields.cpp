@@ -1,8 +1,5 @@
 #include "http/h2/request_fields.hpp"
 
-#include <charconv>
-#include <utility>
-
 #include <fmt/core.h>
 
 #include "http/h2/field_syntax.hpp"
@@ -23,45 +20,13 @@ std::string_view* slot_for(std::string_view name, request_head_info& info) noexc
 }  // namespace
 
 void request_fields::decode(decoder& hpack, std::string_view block) {
-  bytes_.clear();
-  stored_.clear();
-  hpack.decode(block, [this](const decoded_field& f) {
-    const auto at = static_cast<std::uint32_t>(bytes_.size());
-    const auto name_size = static_cast<std::uint32_t>(f.name.size());
-    stored_.push_back({at, name_size, at + name_size, static_cast<std::uint32_t>(f.value.size())});
-    bytes_.append(f.name);
-    bytes_.append(f.value);
-  });
-  index();
-}
-
-void request_fields::swap(request_fields& other) noexcept {
-  bytes_.swap(other.bytes_);
-  stored_.swap(other.stored_);
-  index();
-  other.index();
-}
-
-void request_fields::index() {
-  regular_.clear();
-  pseudo_.clear();
-  pseudo_after_regular_ = false;
-  for (const stored_field& s : stored_) {
-    const field_view f{{bytes_.data() + s.name_at, s.name_size},
-                       {bytes_.data() + s.value_at, s.value_size}};
-    if (f.name.starts_with(':')) {
-      pseudo_after_regular_ = pseudo_after_regular_ || !regular_.empty();
-      pseudo_.push_back(f);
-    } else {
-      regular_.push_back(f);
-    }
-  }
+  block_.decode(hpack, block);
 }
 
 std::string request_fields::check_head(request_head_info& info) const {
   info = {};
-  if (pseudo_after_regular_) return "a pseudo-header field follows a regular field";
-  for (const field_view& f : pseudo_) {
+  if (block_.pseudo_after_regular()) return "a pseudo-header field follows a regular field";
+  for (const field_view& f : block_.pseudo()) {
     std::string_view* slot = slot_for(f.name, info);
     if (slot == nullptr) {
       return fmt::format("the request has the pseudo-header field \"{}\"", f.name);
@@ -91,8 +56,9 @@ std::string request_fields::check_head(request_head_info& info) const {
 }
 
 std::string request_fields::check_trailers() const {
-  if (!pseudo_.empty()) {
-    return fmt::format("the trailers have the pseudo-header field \"{}\"", pseudo_.front().name);
+  if (!block_.pseudo().empty()) {
+    return fmt::format("the trailers have the pseudo-header field \"{}\"",
+                       block_.pseudo().front().name);
   }
   request_head_info ignored;
   return check_regular(ignored);
@@ -101,7 +67,7 @@ std::string request_fields::check_trailers() const {
 // Also fills info.authority from host and info.content_length.
 std::string request_fields::check_regular(request_head_info& info) const {
   const bool had_authority = !info.authority.empty();
-  for (const field_view& f : regular_) {
+  for (const field_view& f : block_.regular()) {
     if (is_connection_specific(f.name)) {
       return fmt::format("the request has the connection-specific field \"{}\"", f.name);
     }
@@ -116,16 +82,14 @@ std::string request_fields::check_regular(request_head_info& info) const {
       if (info.authority.empty()) info.authority = f.value;
     }
     if (f.name == "content-length") {
-      std::uint64_t length = 0;
-      const char* end = f.value.data() + f.value.size();
-      auto [stop, ec] = std::from_chars(f.value.data(), end, length);
-      if (ec != std::errc{} || stop != end || f.value.empty()) {
-        return "the request's content-length is not a number";
+      switch (add_content_length(f.value, info.content_length)) {
+        case content_length_check::ok:
+          break;
+        case content_length_check::not_a_number:
+          return "the request's content-length is not a number";
+        case content_length_check::disagrees:
+          return "the request has content-length fields that disagree";
       }
-      if (info.content_length && *info.content_length != length) {
-        return "the request has content-length fields that disagree";
-      }
-      info.content_length = length;
     }
   }
   return {};

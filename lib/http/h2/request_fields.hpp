@@ -8,8 +8,8 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <vector>
 
+#include "http/h2/field_block.hpp"
 #include "http/h2/field_view.hpp"
 #include "http/h2/hpack_decoder.hpp"
 
@@ -40,10 +40,10 @@ class request_fields {
 
   /// Exchanges the contents (and the allocations) of two objects: how a
   /// head waits in its stream while other streams' blocks are decoded.
-  void swap(request_fields& other) noexcept;
+  void swap(request_fields& other) noexcept { block_.swap(other.block_); }
 
   /// The fields without pseudo-headers, in order, names in lower case.
-  std::span<const field_view> regular() const noexcept { return regular_; }
+  std::span<const field_view> regular() const noexcept { return block_.regular(); }
 
   /// Checks the block as a request head: :method once; :scheme and a
   /// non-empty :path once each (none for CONNECT, which needs :authority);
@@ -58,22 +58,9 @@ class request_fields {
   std::string check_trailers() const;
 
  private:
-  struct stored_field {
-    std::uint32_t name_at = 0;
-    std::uint32_t name_size = 0;
-    std::uint32_t value_at = 0;
-    std::uint32_t value_size = 0;
-  };
-
-  void index();
   std::string check_regular(request_head_info& info) const;
 
-  std::string bytes_;                 // names and values, one after another
-  std::vector<stored_field> stored_;  // where each field sits in bytes_
-  // Views, rebuilt whenever bytes_ may have moved (a short string moves on swap).
-  std::vector<field_view> regular_;
-  std::vector<field_view> pseudo_;
-  bool pseudo_after_regular_ = false;
+  field_block block_;
 };
 
 }  // namespace keyless::http::h2

@@ -8,8 +8,8 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <vector>
 
+#include "http/h2/field_block.hpp"
 #include "http/h2/field_view.hpp"
 #include "http/h2/hpack_decoder.hpp"
 
@@ -33,7 +33,7 @@ class response_fields {
   void decode(decoder& hpack, std::string_view block);
 
   /// The fields without pseudo-headers, in order; valid until the next decode().
-  std::span<const field_view> regular() const noexcept;
+  std::span<const field_view> regular() const noexcept { return block_.regular(); }
 
   /// Checks the block as a response head: exactly one :status of three
   /// digits first and no other pseudo-header, no connection-specific field,
@@ -46,20 +46,9 @@ class response_fields {
   std::string check_trailers() const;
 
  private:
-  struct stored_field {
-    std::uint32_t name_at = 0;
-    std::uint32_t name_size = 0;
-    std::uint32_t value_at = 0;
-    std::uint32_t value_size = 0;
-  };
-
   std::string check_regular() const;
 
-  std::string bytes_;                 // names and values, one after another
-  std::vector<stored_field> stored_;  // where each field sits in bytes_
-  std::vector<field_view> regular_;   // built once bytes_ stops moving
-  std::vector<field_view> pseudo_;    // the pseudo-header fields, in order
-  bool pseudo_after_regular_ = false;
+  field_block block_;
 };
 
 }  // namespace keyless::http::h2

@@ -8,22 +8,6 @@
 #include <fmt/core.h>
 
 namespace keyless::http::h2 {
-namespace {
-
-const server_session_options& checked(const server_session_options& o) {
-  check_window_option("stream window", o.stream_window);
-  check_window_option("connection window", o.connection_window);
-  return o;
-}
-
-reader_options reader_options_for(const server_session_options& o) {
-  reader_options r;
-  r.max_header_block = o.max_header_list_size;
-  r.peer = peer_role::client;
-  return r;
-}
-
-}  // namespace
 
 void server_events::on_goaway(std::uint32_t, error_code, std::string_view) {}
 
@@ -34,15 +18,7 @@ preface_match match_client_preface(std::string_view first_bytes) noexcept {
 }
 
 server_session::server_session(server_session_options options)
-    : options_(checked(options)),
-      reader_(reader_options_for(options_)),
-      encoder_(initial_header_table_size),
-      decoder_(initial_header_table_size, options_.max_header_list_size),
-      connection_receive_(options_.connection_window, default_initial_window_size) {
-  if (options_.max_encoder_table_size < initial_header_table_size) {
-    encoder_.set_max_table_size(options_.max_encoder_table_size);
-  }
-}
+    : options_(checked_window_options(options)), connection_(options_, peer_role::client) {}
 
 void server_session::start(std::string& out) {
   if (started_) throw_invalid_argument("start() called twice");
@@ -53,9 +29,7 @@ void server_session::start(std::string& out) {
       make_setting(setting_id::max_header_list_size, options_.max_header_list_size),
       make_setting(setting_id::header_table_size, options_.header_table_size),
   };
-  write_settings(out, settings);
-  ++settings_unacknowledged_;
-  announce_windows(nullptr, out);  // the connection window beyond its initial 65,535
+  connection_.send_settings(settings, out);
 }
 
 bool server_session::closed() const noexcept {
@@ -79,21 +53,14 @@ void server_session::receive(std::string_view bytes, std::string& out, server_ev
       check_preface(bytes);
       if (preface_seen_ < client_preface.size()) return;
     }
-    for (;;) {
-      read_result r = reader_.feed(bytes);
-      bytes.remove_prefix(r.consumed);
-      if (r.event == read_event::need_more) break;
-      if (r.event == read_event::stream_error) {
-        on_stream_error_event(r, out, events);
-      } else {
-        on_frame(r, out, events);
-      }
-    }
+    connection_.read_frames(
+        bytes, [&](const read_result& r) { on_frame(r, out, events); },
+        [&](const read_result& r) { on_stream_error_event(r, out, events); });
   } catch (const connection_error& e) {
     fail_connection(e, out, events);
     return;
   }
-  announce_windows(nullptr, out);
+  connection_.announce_window(out);
 }
 
 // The 24 bytes in front of the client's first frame (RFC 9113 3.4), which
@@ -126,7 +93,7 @@ void server_session::on_frame(const read_result& r, std::string& out, server_eve
       on_settings(r, out);
       break;
     case frame_type::ping:
-      if (!r.header.has(flag::ack)) write_ping(out, read_ping(r.payload), true);
+      connection_.answer_ping(r, out);
       break;
     case frame_type::goaway:
       on_goaway(r, events);
@@ -151,7 +118,7 @@ server_session::stream_lookup server_session::look_up(std::uint32_t id,
   stream = nullptr;
   if (id % 2 == 0 || id > highest_id_) return stream_lookup::idle;
   if (id > goaway_last_id_) return stream_lookup::ignored;
-  std::optional<reset_by> reset = resets_.find(id);
+  std::optional<reset_by> reset = connection_.resets.find(id);
   if (!reset) return stream_lookup::closed;
   return *reset == reset_by::us ? stream_lookup::ignored : stream_lookup::reset_by_client;
 }
@@ -196,16 +163,10 @@ void server_session::on_late_frame(const read_result& r, stream_lookup found, st
 void server_session::on_data(const read_result& r, std::string& out, server_events& events) {
   const std::uint32_t id = r.header.stream_id;
   const std::uint32_t length = r.header.length;  // padding included: what flow control counts
-  if (!connection_receive_.receive(length)) {
-    throw_peer_error(
-        error_code::flow_control_error,
-        fmt::format("DATA frame of {} bytes on stream {} is over the connection's receive "
-                    "window of {}",
-                    length, id, connection_receive_.available()));
-  }
+  connection_.receive_data(r);
   // The session keeps the body itself (max_body_size bounds it), so the
   // bytes are used as soon as they arrive.
-  connection_receive_.release(length);
+  connection_.receive.release(length);
   server_stream* s = nullptr;
   const stream_lookup found = look_up(id, s);
   if (found != stream_lookup::receiving) {
@@ -231,26 +192,14 @@ void server_session::on_data(const read_result& r, std::string& out, server_even
     fields_.swap(s->head);
     complete_request(*s, out, events);
   } else {
-    announce_windows(s, out);
-  }
-}
-
-void server_session::decode_block(const read_result& r) {
-  try {
-    fields_.decode(decoder_, r.payload);
-  } catch (const keyless::error& e) {
-    const bool too_large = e.code() == errc::limit_exceeded;
-    throw connection_error(
-        too_large ? error_code::enhance_your_calm : error_code::compression_error,
-        fmt::format("{} (header block on stream {})", e.message(), r.header.stream_id),
-        too_large ? errc::limit_exceeded : errc::malformed_response);
+    connection_.announce_windows(s, out);
   }
 }
 
 void server_session::on_headers(const read_result& r, std::string& out, server_events& events) {
   // Decoded whatever the stream's state: the decoder's table must follow
   // every block the client's encoder wrote.
-  decode_block(r);
+  connection_.decode_block(fields_, r);
   server_stream* s = nullptr;
   const stream_lookup found = look_up(r.header.stream_id, s);
   if (found == stream_lookup::idle) {
@@ -272,18 +221,17 @@ void server_session::open_stream(const read_result& r, std::string& out, server_
   highest_id_ = id;
   if (goaway_sent_) return;  // above our GOAWAY's last stream id: ignored (RFC 9113 6.8)
   if (streams_.size() >= options_.max_concurrent_streams) {
-    write_rst_stream(out, id, error_code::refused_stream);
-    resets_.remember(id, reset_by::us);
+    connection_.send_reset(id, error_code::refused_stream, out);
     return;
   }
   request_head_info info;
   if (!fields_.check_head(info).empty()) {
-    write_rst_stream(out, id, error_code::protocol_error);  // malformed (RFC 9113 8.1.1)
-    resets_.remember(id, reset_by::us);
+    connection_.send_reset(id, error_code::protocol_error, out);  // malformed (RFC 9113 8.1.1)
     return;
   }
   server_stream& s =
-      streams_.try_emplace(id, id, peer_.initial_window_size, options_.stream_window).first->second;
+      streams_.try_emplace(id, id, connection_.peer.initial_window_size, options_.stream_window)
+          .first->second;
   s.expected_length = info.content_length;
   if (info.content_length && *info.content_length > options_.max_body_size) {
     reject_too_large(s, out, events);
@@ -327,36 +275,19 @@ void server_session::on_rst_stream(const read_result& r, server_events& events) 
   if (s == nullptr) return;
   const std::uint32_t id = s->id;
   const bool tell = s->reported;
-  resets_.remember(id, reset_by::peer);
+  connection_.resets.remember(id, reset_by::peer);
   erase(id);
   if (tell) events.on_cancelled(id, code);
 }
 
 void server_session::on_settings(const read_result& r, std::string& out) {
-  if (r.header.has(flag::ack)) {
-    if (settings_unacknowledged_ == 0) {
-      throw_peer_error(error_code::protocol_error, "SETTINGS ACK without a SETTINGS frame of ours");
-    }
-    if (--settings_unacknowledged_ == 0 && !settings_acknowledged_) {
-      settings_acknowledged_ = true;
-      decoder_.set_max_table_size(options_.header_table_size);
-    }
-    return;
-  }
-  const peer_settings before = peer_;
-  apply_settings(r.payload, peer_, peer_role::client);
-  if (peer_.header_table_size != before.header_table_size) {
-    encoder_.set_max_table_size(std::min(peer_.header_table_size, options_.max_encoder_table_size));
-  }
-  if (peer_.initial_window_size != before.initial_window_size) {
-    for (auto& [id, s] : streams_) {
-      if (s.sending) {
-        s.send.apply_initial_window_change(before.initial_window_size, peer_.initial_window_size);
-      }
-    }
-  }
-  write_settings_ack(out);
-  flush_all(out);
+  const bool applied =
+      connection_.on_settings(r, out, [this](std::uint32_t old_size, std::uint32_t new_size) {
+        for (auto& [id, s] : streams_) {
+          if (s.sending) s.send.apply_initial_window_change(old_size, new_size);
+        }
+      });
+  if (applied) flush_all(out);
 }
 
 void server_session::on_goaway(const read_result& r, server_events& events) {
@@ -370,12 +301,7 @@ void server_session::on_window_update(const read_result& r, std::string& out,
   const std::uint32_t id = r.header.stream_id;
   const std::uint32_t increment = read_window_increment(r.payload);
   if (id == 0) {
-    if (!connection_send_.grow(increment)) {
-      throw_peer_error(
-          error_code::flow_control_error,
-          fmt::format("WINDOW_UPDATE of {} takes the connection's send window over 2^31-1",
-                      increment));
-    }
+    connection_.grow_send_window(increment);
     flush_all(out);
     return;
   }
@@ -438,8 +364,8 @@ bool server_session::respond_head(std::uint32_t stream_id, int status,
         fmt::format("an interim ({}) head cannot end stream {}", status, stream_id));
   }
   block_.clear();
-  response_encoder_.encode_head(status, fields, encoder_, block_);
-  write_headers(out, stream_id, block_, end_stream, peer_.max_frame_size);
+  response_encoder_.encode_head(status, fields, connection_.header_encoder, block_);
+  write_headers(out, stream_id, block_, end_stream, connection_.peer.max_frame_size);
   if (!interim) s->head_sent = true;
   if (end_stream) end_response(*s, out);
   return true;
@@ -473,8 +399,8 @@ bool server_session::send_trailers(std::uint32_t stream_id, std::span<const fiel
   response_encoder::check(fields);
   if (s->unsent().empty()) {
     block_.clear();
-    response_encoder_.encode_trailers(fields, encoder_, block_);
-    write_headers(out, stream_id, block_, true, peer_.max_frame_size);
+    response_encoder_.encode_trailers(fields, connection_.header_encoder, block_);
+    write_headers(out, stream_id, block_, true, connection_.peer.max_frame_size);
     end_response(*s, out);
     return true;
   }
@@ -493,13 +419,14 @@ std::string_view server_session::send_now(server_stream& s, std::string_view dat
                                           std::string& out) {
   for (;;) {
     if (data.empty() && !end) return data;
-    const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(
-        {data.size(), peer_.max_frame_size, s.send.sendable(), connection_send_.sendable()}));
+    const auto n = static_cast<std::uint32_t>(
+        std::min<std::size_t>({data.size(), connection_.peer.max_frame_size, s.send.sendable(),
+                               connection_.send.sendable()}));
     if (n == 0 && !data.empty()) return data;
     const bool last = end && n == data.size();
     write_data(out, s.id, data.substr(0, n), last);
     s.send.consume(n);
-    connection_send_.consume(n);
+    connection_.send.consume(n);
     data.remove_prefix(n);
     if (last) return data;
   }
@@ -519,8 +446,9 @@ void server_session::flush(server_stream& s, std::string& out) {
     fields.reserve(s.trailers.size());
     for (const auto& [name, value] : s.trailers) fields.push_back({name, value});
     block_.clear();
-    response_encoder_.encode_trailers(fields, encoder_, block_);  // checked by send_trailers
-    write_headers(out, s.id, block_, true, peer_.max_frame_size);
+    response_encoder_.encode_trailers(fields, connection_.header_encoder,
+                                      block_);  // checked by send_trailers
+    write_headers(out, s.id, block_, true, connection_.peer.max_frame_size);
   }
   end_response(s, out);
 }
@@ -528,7 +456,7 @@ void server_session::flush(server_stream& s, std::string& out) {
 void server_session::flush_all(std::string& out) {
   // Oldest stream first: responses finish in the order requests came.
   for (auto it = streams_.begin(); it != streams_.end();) {
-    if (connection_send_.sendable() == 0) break;
+    if (connection_.send.sendable() == 0) break;
     server_stream& s = it->second;
     ++it;  // flush() may erase `s`
     flush(s, out);
@@ -541,8 +469,7 @@ void server_session::end_response(server_stream& s, std::string& out) {
   if (s.receiving) {
     // Answered before the request ended (413): the client may stop sending
     // (RFC 9113 8.1).
-    write_rst_stream(out, s.id, error_code::no_error);
-    resets_.remember(s.id, reset_by::us);
+    connection_.send_reset(s.id, error_code::no_error, out);
   }
   erase(s.id);
 }
@@ -554,16 +481,15 @@ void server_session::reject_too_large(server_stream& s, std::string& out, server
   }
   static constexpr std::array<field_view, 1> fields{field_view{"content-length", "0"}};
   block_.clear();
-  response_encoder_.encode_head(413, fields, encoder_, block_);
-  write_headers(out, s.id, block_, true, peer_.max_frame_size);
+  response_encoder_.encode_head(413, fields, connection_.header_encoder, block_);
+  write_headers(out, s.id, block_, true, connection_.peer.max_frame_size);
   end_response(s, out);
 }
 
 void server_session::reset(std::uint32_t stream_id, error_code code, std::string& out) {
   if (failure_ || lost_ || shut_) return;
   if (!streams_.contains(stream_id)) return;
-  write_rst_stream(out, stream_id, code);
-  resets_.remember(stream_id, reset_by::us);
+  connection_.send_reset(stream_id, code, out);
   erase(stream_id);
 }
 
@@ -587,21 +513,9 @@ void server_session::connection_lost(std::string_view, server_events& events) {
 
 // --- Bookkeeping.
 
-void server_session::announce_windows(server_stream* s, std::string& out) {
-  if (s != nullptr && s->receiving) {
-    if (const std::uint32_t increment = s->receive.take_update()) {
-      write_window_update(out, s->id, increment);
-    }
-  }
-  if (const std::uint32_t increment = connection_receive_.take_update()) {
-    write_window_update(out, 0, increment);
-  }
-}
-
 void server_session::reset_stream(std::uint32_t id, error_code code, std::string& out,
                                   server_events& events) {
-  write_rst_stream(out, id, code);
-  resets_.remember(id, reset_by::us);
+  connection_.send_reset(id, code, out);
   auto it = streams_.find(id);
   if (it == streams_.end()) return;
   const bool tell = it->second.reported;

@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "http/h2/client_stream.hpp"
+#include "http/h2/connection_state.hpp"
 #include "http/h2/field_view.hpp"
 #include "http/h2/flow_window.hpp"
 #include "http/h2/frame.hpp"
@@ -180,7 +180,7 @@ class server_session {
   /// The protocol error that ended the connection, if one did.
   const connection_error* failure() const noexcept { return failure_ ? &*failure_ : nullptr; }
   /// The client has acknowledged our SETTINGS.
-  bool settings_acknowledged() const noexcept { return settings_acknowledged_; }
+  bool settings_acknowledged() const noexcept { return connection_.settings_acknowledged; }
   /// Streams open or half-closed: a request arriving or a response not yet
   /// ended (held-back bytes included).
   std::size_t active_streams() const noexcept { return streams_.size(); }
@@ -188,7 +188,7 @@ class server_session {
   std::size_t queued_bytes(std::uint32_t stream_id = 0) const noexcept;
   /// The highest stream id the client has opened so far.
   std::uint32_t last_stream_id() const noexcept { return highest_id_; }
-  const peer_settings& client_settings() const noexcept { return peer_; }
+  const peer_settings& client_settings() const noexcept { return connection_.peer; }
 
  private:
   void check_preface(std::string_view& bytes);
@@ -217,7 +217,6 @@ class server_session {
   server_stream* find_open(const read_result& r);
   void on_late_frame(const read_result& r, stream_lookup found, std::string& out,
                      server_events& events);
-  void decode_block(const read_result& r);
 
   server_stream* sendable_stream(std::uint32_t stream_id, bool need_head, const char* what);
   std::string_view send_now(server_stream& s, std::string_view data, bool end, std::string& out);
@@ -225,33 +224,24 @@ class server_session {
   void flush_all(std::string& out);
   void end_response(server_stream& s, std::string& out);
   void reject_too_large(server_stream& s, std::string& out, server_events& events);
-  void announce_windows(server_stream* s, std::string& out);
   void reset_stream(std::uint32_t id, error_code code, std::string& out, server_events& events);
   void erase(std::uint32_t id) { streams_.erase(id); }
   void cancel_all(error_code code, server_events& events);
   void fail_connection(const connection_error& e, std::string& out, server_events& events);
 
   server_session_options options_;
-  frame_reader reader_;
-  encoder encoder_;
-  decoder decoder_;
+  connection_state connection_;
   response_encoder response_encoder_;
   request_fields fields_;  // the block just decoded; a stream's waiting head is swapped in
   std::string block_;      // the response header block being built; reused
-  peer_settings peer_;
-  send_window connection_send_;
-  receive_window connection_receive_;
   // Ordered by id, which is the order streams were opened: held-back
   // output goes out oldest first. Nodes keep their address while others
   // come and go, so a handler may respond from inside on_request.
   std::map<std::uint32_t, server_stream> streams_;
-  reset_memory resets_;
   std::size_t preface_seen_ = 0;  // bytes of the client preface checked so far
   std::uint32_t highest_id_ = 0;
   std::uint32_t goaway_last_id_ = max_stream_id;
-  int settings_unacknowledged_ = 0;
   bool started_ = false;
-  bool settings_acknowledged_ = false;
   bool goaway_sent_ = false;
   bool goaway_received_ = false;
   bool shut_ = false;  // we sent GOAWAY with an error code
