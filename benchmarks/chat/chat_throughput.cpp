@@ -205,6 +205,21 @@ asio::awaitable<void> worker(const kl::openai::chat_client& chat, round_state& s
   }
 }
 
+// Runs `io` until every request of `s` is answered. An io_context stops once it runs out of
+// work, and a client with no request in flight leaves none (an idle HTTP/2 connection is not
+// read), so it is restarted first. Running out of work again before the last answer would be
+// a request lost: that ends the program instead of spinning.
+void run_until_answered(asio::io_context& io, const round_state& s, const char* what) {
+  io.restart();
+  while (s.finished < s.target) {
+    if (io.run_one() == 0) {
+      std::fprintf(stderr, "%s: the client ran out of work with %zu of %zu requests unanswered\n",
+                   what, s.target - s.finished, s.target);
+      std::exit(1);
+    }
+  }
+}
+
 void run_round(asio::io_context& io, const kl::openai::chat_client& chat, int concurrency,
                std::size_t requests, clockid_t server_clock, totals& t) {
   round_state s;
@@ -214,7 +229,7 @@ void run_round(asio::io_context& io, const kl::openai::chat_client& chat, int co
   const double server0 = clock_cpu_us(server_clock);
   const auto t0 = steady::now();
   for (int i = 0; i < concurrency; ++i) asio::co_spawn(io, worker(chat, s), asio::detached);
-  while (s.finished < s.target) io.run_one();
+  run_until_answered(io, s, "completions round");
   const double seconds = std::chrono::duration<double>(steady::now() - t0).count();
   t.seconds += seconds;
   t.round_rates.push_back(static_cast<double>(requests) / seconds);
@@ -281,13 +296,14 @@ double heap_per_in_flight(asio::io_context& io, const kl::openai::chat_client& c
         asio::detached);
   }
   const auto deadline = steady::now() + 20s;
+  io.restart();
   while (fake.requests() - before_requests < expect_at_server && steady::now() < deadline) {
     io.run_one_for(1ms);
   }
   kl::testing::run_until_idle(io);
   const std::int64_t during = thread_heap_bytes;
   heap_counting.store(false);
-  while (s.finished < n) io.run_one();
+  run_until_answered(io, s, "memory run");
   if (s.failures > 0) std::fprintf(stderr, "memory run: %zu requests failed\n", s.failures);
   return static_cast<double>(during - before) / static_cast<double>(n);
 }
