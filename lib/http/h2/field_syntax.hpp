@@ -27,9 +27,11 @@ constexpr bool is_token(std::string_view s) noexcept {
 /// What is wrong with a field value HTTP/2 cannot carry ("has a NUL, CR or LF in its value"),
 /// or nullptr. Never quotes the value: it may be a secret.
 constexpr const char* value_problem(std::string_view value) noexcept {
-  if (value.find_first_of(std::string_view("\0\r\n", 3)) != std::string_view::npos) {
-    return "has a NUL, CR or LF in its value";
-  }
+  // One branch-free pass: a bearer token (~650 bytes) is checked on every request, and
+  // find_first_of would search the three characters once per byte.
+  bool forbidden = false;
+  for (char c : value) forbidden |= (c == '\0') | (c == '\r') | (c == '\n');
+  if (forbidden) return "has a NUL, CR or LF in its value";
   auto blank = [](char c) {
     return c == ' ' || c == '\t';
   };
