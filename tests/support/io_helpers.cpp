@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include <asio/error.hpp>
+#include <asio/ip/v6_only.hpp>
 #include <asio/use_awaitable.hpp>
 #include <keyless/detail/asio_compat.hpp>
 
@@ -75,6 +76,18 @@ std::size_t count_open_fds() {
     ++count;
   // The iterator holds one descriptor for the directory itself while counting.
   return count - 1;
+}
+
+void listen_on_loopback(asio::ip::tcp::acceptor& acceptor, bool ipv6, std::uint16_t port) {
+  using asio::ip::tcp;
+  tcp::endpoint endpoint(ipv6 ? asio::ip::address(asio::ip::address_v6::loopback())
+                              : asio::ip::address(asio::ip::address_v4::loopback()),
+                         port);
+  acceptor.open(endpoint.protocol());
+  acceptor.set_option(tcp::acceptor::reuse_address(true));
+  if (ipv6) acceptor.set_option(asio::ip::v6_only(true));
+  acceptor.bind(endpoint);
+  acceptor.listen();
 }
 
 }  // namespace keyless::testing

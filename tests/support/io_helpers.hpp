@@ -15,6 +15,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
 namespace keyless::testing {
@@ -115,6 +116,10 @@ class gate {
   bool open_ = false;
   std::size_t waiters_ = 0;
 };
+
+/// Opens, binds and listens `acceptor` on 127.0.0.1 (or ::1 only, with `ipv6`) at `port` (0:
+/// an ephemeral one), as every loopback fake listens. Throws asio::system_error.
+void listen_on_loopback(asio::ip::tcp::acceptor& acceptor, bool ipv6, std::uint16_t port);
 
 /// Number of file descriptors open in this process (entries of /proc/self/fd), for leak checks:
 /// take it before and after a scenario with the scenario's objects destroyed.

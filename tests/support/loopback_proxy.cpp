@@ -17,6 +17,7 @@
 #include <asio/write.hpp>
 #include <keyless/detail/asio_compat.hpp>
 
+#include "io_helpers.hpp"
 #include "request_parser.hpp"
 
 namespace keyless::testing {
@@ -115,14 +116,7 @@ struct proxy_connection {
 struct loopback_proxy::impl : std::enable_shared_from_this<impl> {
   impl(asio::any_io_executor ex, proxy_options opts)
       : executor(std::move(ex)), options(std::move(opts)), acceptor(executor) {
-    tcp::endpoint endpoint(options.ipv6 ? asio::ip::address(asio::ip::address_v6::loopback())
-                                        : asio::ip::address(asio::ip::address_v4::loopback()),
-                           options.port);
-    acceptor.open(endpoint.protocol());
-    acceptor.set_option(tcp::acceptor::reuse_address(true));
-    if (options.ipv6) acceptor.set_option(asio::ip::v6_only(true));
-    acceptor.bind(endpoint);
-    acceptor.listen();
+    listen_on_loopback(acceptor, options.ipv6, options.port);
     port = acceptor.local_endpoint().port();
   }
 

@@ -13,6 +13,7 @@
 #include <asio/ip/v6_only.hpp>
 
 #include "http/h2/server_session.hpp"
+#include "io_helpers.hpp"
 #include "loopback_server_impl.hpp"
 
 namespace keyless::testing {
@@ -158,14 +159,7 @@ loopback_server::impl::impl(asio::any_io_executor ex, server_options opts)
   if (options.tls) {
     ssl.emplace(make_server_tls_context(options));
   }
-  tcp::endpoint endpoint(options.ipv6 ? asio::ip::address(asio::ip::address_v6::loopback())
-                                      : asio::ip::address(asio::ip::address_v4::loopback()),
-                         options.port);
-  acceptor.open(endpoint.protocol());
-  acceptor.set_option(tcp::acceptor::reuse_address(true));
-  if (options.ipv6) acceptor.set_option(asio::ip::v6_only(true));
-  acceptor.bind(endpoint);
-  acceptor.listen();
+  listen_on_loopback(acceptor, options.ipv6, options.port);
   port = acceptor.local_endpoint().port();
   fallback = [](recorded_request, responder& r) -> asio::awaitable<void> {
     co_await r.respond(200, "ok");
