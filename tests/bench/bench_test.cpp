@@ -231,7 +231,17 @@ BOOST_FIXTURE_TEST_CASE(both_modes_count_every_request_and_report_every_document
   BOOST_TEST(!contains(r.err, resource_key));
 }
 
-BOOST_FIXTURE_TEST_CASE(http2_sends_every_request_as_a_stream, bench_fixture) {
+// A fake that keeps every request, to see which HTTP version each came in.
+struct recording_bench_fixture : bench_fixture {
+  static testing::fake_openai_options recording() {
+    auto o = default_openai_options();
+    o.record_credentials = true;
+    return o;
+  }
+  recording_bench_fixture() : bench_fixture(recording()) {}
+};
+
+BOOST_FIXTURE_TEST_CASE(http2_sends_every_request_as_a_stream, recording_bench_fixture) {
   const auto r = run({"--mode", "both", "--http", "2", "--requests", "24", "--concurrency", "4",
                       "--threads", "2", "--output", "json"});
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, describe(r));
