@@ -90,8 +90,8 @@ struct h2_peer final : h2::session_events {
   std::optional<std::uint32_t> goaway_last_id;
 };
 
-struct fixture {
-  fixture() {
+struct h2_lifecycle_fixture {
+  h2_lifecycle_fixture() {
     server.route("GET", "/held", [this](recorded_request, responder& r) -> asio::awaitable<void> {
       co_await held.wait();
       co_await r.respond(200, "released");
@@ -127,7 +127,7 @@ struct fixture {
 
 BOOST_AUTO_TEST_SUITE(loopback_h2_lifecycle)
 
-BOOST_FIXTURE_TEST_CASE(an_h2_connection_is_idle_once_no_stream_is_open, fixture) {
+BOOST_FIXTURE_TEST_CASE(an_h2_connection_is_idle_once_no_stream_is_open, h2_lifecycle_fixture) {
   run_sync(io, [&]() -> asio::awaitable<void> {
     h2_peer peer(co_await raw::connect(server.port()));
     const std::uint32_t id = peer.get("/held");
@@ -145,7 +145,7 @@ BOOST_FIXTURE_TEST_CASE(an_h2_connection_is_idle_once_no_stream_is_open, fixture
   BOOST_TEST(server.open_connections() == 0u);
 }
 
-BOOST_FIXTURE_TEST_CASE(stop_ends_a_stalled_stream_and_its_connection, fixture) {
+BOOST_FIXTURE_TEST_CASE(stop_ends_a_stalled_stream_and_its_connection, h2_lifecycle_fixture) {
   run_sync(io, [&]() -> asio::awaitable<void> {
     h2_peer peer(co_await raw::connect(server.port()));
     peer.get("/stall");
@@ -160,7 +160,8 @@ BOOST_FIXTURE_TEST_CASE(stop_ends_a_stalled_stream_and_its_connection, fixture) 
   BOOST_TEST(server.handler_failures() == 0u);
 }
 
-BOOST_FIXTURE_TEST_CASE(a_client_reset_ends_the_stall_and_the_connection_goes_on, fixture) {
+BOOST_FIXTURE_TEST_CASE(a_client_reset_ends_the_stall_and_the_connection_goes_on,
+                        h2_lifecycle_fixture) {
   run_sync(io, [&]() -> asio::awaitable<void> {
     h2_peer peer(co_await raw::connect(server.port()));
     const std::uint32_t stalled = peer.get("/stall");
@@ -177,7 +178,8 @@ BOOST_FIXTURE_TEST_CASE(a_client_reset_ends_the_stall_and_the_connection_goes_on
   BOOST_TEST(server.handler_failures() == 0u);
 }
 
-BOOST_FIXTURE_TEST_CASE(close_after_response_sends_goaway_after_the_response, fixture) {
+BOOST_FIXTURE_TEST_CASE(close_after_response_sends_goaway_after_the_response,
+                        h2_lifecycle_fixture) {
   server.route("GET", "/last", [](recorded_request, responder& r) -> asio::awaitable<void> {
     r.close_after_response();
     co_await r.respond(200, "last");
@@ -193,7 +195,7 @@ BOOST_FIXTURE_TEST_CASE(close_after_response_sends_goaway_after_the_response, fi
   });
 }
 
-BOOST_FIXTURE_TEST_CASE(a_handler_that_throws_resets_only_its_stream, fixture) {
+BOOST_FIXTURE_TEST_CASE(a_handler_that_throws_resets_only_its_stream, h2_lifecycle_fixture) {
   server.route("GET", "/throws", [](recorded_request, responder&) -> asio::awaitable<void> {
     throw std::runtime_error("handler bug");
     co_return;
