@@ -167,15 +167,18 @@ asio::awaitable<lease> start(std::shared_ptr<client_impl> self, std::shared_ptr<
   }
 }
 
-// HTTP/2 for this request: the client speaks it, and the route allows it (plain http through
-// a proxy is the proxy's HTTP/1.1 request).
+// HTTP/2 for this request, or at least a try: the client speaks it, and the route allows it.
+// Plain http through a proxy is the proxy's HTTP/1.1 request; plain http to the origin is
+// HTTP/2 by prior knowledge only when the client was told to speak nothing else.
 bool uses_h2(const client_impl& c, const exchange& x) {
-  return c.h2_ && (x.where.tls || !x.where.proxy);
+  if (!c.h2_) return false;
+  return x.where.tls || (!x.where.proxy && c.options_.version == http_version::http2);
 }
 
 // Runs `op` (made for a connection) on the origin's HTTP/2 connection. A request the server
 // did not process (REFUSED_STREAM, a GOAWAY, a connection that died before the stream was
-// opened) goes to a new connection, a few times at most.
+// opened) goes to a new connection, a few times at most. Throws h2_declined when the origin
+// chose HTTP/1.1 (http_version::automatic), now or before.
 template <typename Op>
 auto on_h2_connection(std::shared_ptr<client_impl> self, const exchange& x, Op op)
     -> decltype(op(std::shared_ptr<h2_connection>())) {
@@ -183,6 +186,7 @@ auto on_h2_connection(std::shared_ptr<client_impl> self, const exchange& x, Op o
   for (int attempt = 1;; ++attempt) {
     bool opened = false;
     std::shared_ptr<h2_connection> conn = self->h2_->acquire(x.where.pool_key, opened);
+    if (!conn) throw h2_declined{};
     ++(opened ? self->connections_opened_ : self->reused_);
     ++self->requests_;
     try {
@@ -192,12 +196,16 @@ auto on_h2_connection(std::shared_ptr<client_impl> self, const exchange& x, Op o
       } else {
         co_return co_await op(std::move(conn));
       }
-    } catch (const h2_not_processed&) {
+    } catch (const h2_declined&) {
+      self->h2_->remember_http1(x.where.pool_key);
+      ++self->retries_;  // it goes again, over HTTP/1.1
+      throw;
+    } catch (const h2_not_processed& e) {
       if (attempt == max_attempts) {
         throw keyless::error(errc::connection_failed,
-                             fmt::format("{}: the server did not process the request on {} "
-                                         "HTTP/2 connections in a row",
-                                         x.what(), max_attempts));
+                             fmt::format("{}: the server did not process the request in {} "
+                                         "tries over HTTP/2; the last time: {}",
+                                         x.what(), max_attempts, e.why));
       }
     }
     ++self->retries_;
@@ -229,7 +237,13 @@ asio::awaitable<response_stream> send_streaming_h2(std::shared_ptr<client_impl> 
 
 asio::awaitable<response> send(std::shared_ptr<client_impl> self, request req) {
   std::shared_ptr<const exchange> x = prepare(*self, std::move(req));
-  if (uses_h2(*self, *x)) co_return co_await send_h2(std::move(self), std::move(x));
+  if (uses_h2(*self, *x)) {
+    try {
+      co_return co_await send_h2(self, x);
+    } catch (const h2_declined&) {
+      // The origin speaks HTTP/1.1: on to that.
+    }
+  }
   response out;
   lease slot = co_await start(self, x, &out.body);
   static_cast<response_head&>(out) = slot.conn()->take_head();
@@ -241,7 +255,11 @@ asio::awaitable<response_stream> send_streaming(std::shared_ptr<client_impl> sel
   auto state = std::make_shared<stream_state>();
   state->x = prepare(*self, std::move(req));
   if (uses_h2(*self, *state->x)) {
-    co_return co_await send_streaming_h2(std::move(self), std::move(state));
+    try {
+      co_return co_await send_streaming_h2(self, state);
+    } catch (const h2_declined&) {
+      // The origin speaks HTTP/1.1: on to that.
+    }
   }
   state->slot = co_await start(self, state->x);
   state->executor = state->slot.conn()->strand();
@@ -306,12 +324,12 @@ client_impl::client_impl(asio::any_io_executor executor, client_options options)
       tls_(make_client_tls_context(options_.tls)),
       proxy_(options_.proxy ? *options_.proxy : proxy_settings::from_environment()),
       pool_(std::make_shared<connection_pool>(executor_, options_.pool, clock_)) {
-  if (options_.version == http_version::http2) {
-    offer_only_h2(*tls_);
+  if (options_.version != http_version::http1_1) {
     h2::session_options session;
     session.max_header_list_size = static_cast<std::uint32_t>(std::min<std::size_t>(
         options_.max_header_bytes, std::numeric_limits<std::uint32_t>::max()));
-    h2_ = std::make_unique<h2_pool>(executor_, tls_, session);
+    h2_ = std::make_unique<h2_pool>(executor_, tls_, session,
+                                    options_.version == http_version::automatic);
   }
 }
 

@@ -74,7 +74,6 @@ class lease {
 
  private:
   std::shared_ptr<connection_pool> pool_;
-  std::unique_ptr<h2_pool> h2_;  ///< null unless the client speaks HTTP/2
   std::shared_ptr<const exchange> x_;
   std::shared_ptr<connection> conn_;
 };

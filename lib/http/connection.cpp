@@ -322,6 +322,7 @@ asio::awaitable<void> connection::tunnel(const exchange* x) {
 asio::awaitable<void> connection::handshake(const exchange* x) {
   tls_.emplace(std::move(socket_), *tls_context_);
   prepare_client_stream(*tls_, x->where.host);
+  offer_alpn(*tls_, alpn_);
   std::string authority = authority_of(x->where.host, x->where.port);
   deadline d =
       earliest({steady_clock::now() + x->tls_timeout, "TLS handshake timeout", x->tls_timeout}, x);
@@ -482,7 +483,8 @@ asio::awaitable<void> connection::start_and_read_all(const exchange* x, std::str
   disarm();
 }
 
-asio::awaitable<void> connection::open(const exchange* x) {
+asio::awaitable<void> connection::open(const exchange* x, alpn_offer offer) {
+  alpn_ = offer;
   try {
     co_await connect(x);
   } catch (...) {

@@ -101,8 +101,9 @@ class connection : public std::enable_shared_from_this<connection> {
 
   // --- the HTTP/2 transport's use of a connection, on strand() ---
 
-  /// Connects (through the proxy, then TLS) without sending anything. Failures as start().
-  asio::awaitable<void> open(const exchange* x);
+  /// Connects (through the proxy, then TLS offering `offer`) without sending anything.
+  /// Failures as start().
+  asio::awaitable<void> open(const exchange* x, alpn_offer offer);
   /// The protocol the TLS handshake agreed on (ALPN), e.g. "h2"; empty without TLS or ALPN.
   std::string_view negotiated_protocol() const noexcept;
   /// One read of whatever has arrived, without deadline: HTTP/2 reads whenever streams are open
@@ -168,7 +169,8 @@ class connection : public std::enable_shared_from_this<connection> {
   std::shared_ptr<asio::ssl::context> tls_context_;
   asio::ip::tcp::socket socket_;  // until TLS takes it over
   std::optional<tls_stream> tls_;
-  std::string send_buffer_;  // the request head; its capacity is kept between requests
+  alpn_offer alpn_ = alpn_offer::none;  // HTTP/1.1 exchanges offer nothing
+  std::string send_buffer_;             // the request head; its capacity is kept between requests
   asio::steady_timer timer_;
   std::uint64_t timer_generation_ = 0;
   bool armed_ = false;

@@ -25,9 +25,11 @@ constexpr std::size_t streams_before_settings = 100;
 }  // namespace
 
 h2_connection::h2_connection(asio::any_io_executor executor,
-                             std::shared_ptr<asio::ssl::context> tls, h2::session_options options)
+                             std::shared_ptr<asio::ssl::context> tls, h2::session_options options,
+                             bool offer_http1)
     : link_(std::make_shared<connection>(std::move(executor), std::move(tls))),
       session_(options),
+      offer_http1_(offer_http1),
       opened_(link_->strand()),
       slot_freed_(link_->strand()) {
   // Both are only ever cancelled, to wake everyone waiting on them.
@@ -51,7 +53,7 @@ asio::awaitable<void> h2_connection::ensure_open(const exchange* x) {
         co_return;
       case state::dead:
         if (open_failure_) std::rethrow_exception(open_failure_);
-        throw h2_not_processed{};
+        throw h2_not_processed{why_not_accepting()};
       case state::opening: {
         co_await opened_.async_wait(net::use_tuple);
         // Still opening: the wait ended because this request was cancelled.
@@ -65,33 +67,35 @@ asio::awaitable<void> h2_connection::ensure_open(const exchange* x) {
 asio::awaitable<void> h2_connection::open(const exchange* x) {
   state_ = state::opening;
   try {
-    co_await link_->open(x);
+    co_await link_->open(x, offer_http1_ ? alpn_offer::h2_or_http1 : alpn_offer::h2);
     if (x->where.tls && link_->negotiated_protocol() != "h2") {
+      if (offer_http1_) throw h2_declined{};
       throw keyless::error(errc::connection_failed,
                            fmt::format("{}: {} does not speak HTTP/2 (the TLS handshake agreed "
                                        "on no ALPN protocol)",
                                        x->what(), x->where.origin()));
     }
     session_.start(out_);
-  } catch (const keyless::error&) {
-    // Every request waiting for this connection fails the same way.
-    open_failure_ = std::current_exception();
-    state_ = state::dead;
-    accepting_ = false;
-    link_->close();
-    opened_.cancel();
+  } catch (const asio::system_error&) {
+    // Cancelled: the requests waiting for this connection try another one.
+    abandon_opening("the request opening the connection was cancelled");
     throw;
   } catch (...) {
-    // Cancelled: the requests waiting for this connection try another one.
-    state_ = state::dead;
-    accepting_ = false;
-    link_->close();
-    opened_.cancel();
+    // A failure, or HTTP/1.1 chosen, is every waiting request's too.
+    open_failure_ = std::current_exception();
+    abandon_opening("opening the connection failed");
     throw;
   }
   state_ = state::open;
   opened_.cancel();
   flush();
+}
+
+void h2_connection::abandon_opening(std::string_view why) {
+  state_ = state::dead;
+  stop_accepting(why);
+  link_->close();
+  opened_.cancel();
 }
 
 asio::awaitable<void> h2_connection::wait_for_stream_slot() {
@@ -114,7 +118,7 @@ asio::awaitable<std::shared_ptr<h2_stream>> h2_connection::start(const exchange*
         (heard_from_server_ || session_.active_streams() < streams_before_settings)) {
       break;
     }
-    if (status == h2::open_status::unusable) throw h2_not_processed{};
+    if (status == h2::open_status::unusable) throw h2_not_processed{why_not_accepting()};
     co_await wait_for_stream_slot();
   }
 
@@ -140,7 +144,7 @@ asio::awaitable<std::shared_ptr<h2_stream>> h2_connection::start(const exchange*
   } catch (const keyless::error& e) {
     throw with_context(e, x->what());
   }
-  if (!id) throw h2_not_processed{};
+  if (!id) throw h2_not_processed{why_not_accepting()};
   s->id = *id;
   streams_.emplace(s->id, s.get());
   flush();
@@ -149,8 +153,7 @@ asio::awaitable<std::shared_ptr<h2_stream>> h2_connection::start(const exchange*
   try {
     while (!s->head_done) {
       if (s->failed) throw_failure(*s);
-      co_await await_event(*s, x->deadline, "request timeout", x->request_timeout,
-                           "waiting for the response");
+      co_await await_event(*s, awaiting::head);
     }
   } catch (...) {
     cancel(*s);
@@ -162,7 +165,6 @@ asio::awaitable<std::shared_ptr<h2_stream>> h2_connection::start(const exchange*
 asio::awaitable<std::optional<std::string_view>> h2_connection::read_body(
     std::shared_ptr<h2_stream> stream) {
   h2_stream& s = *stream;
-  const exchange* x = s.x;
   // The previous piece is used up: its bytes may flow again.
   if (!s.handed_out.empty()) {
     session_.consume(s.id, s.handed_out.size(), out_);
@@ -177,8 +179,7 @@ asio::awaitable<std::optional<std::string_view>> h2_connection::read_body(
       }
       if (s.failed) throw_failure(s);
       if (s.ended) co_return std::nullopt;
-      co_await await_event(s, std::min(steady_clock::now() + x->idle_timeout, x->deadline),
-                           "idle timeout", x->idle_timeout, "reading the response body");
+      co_await await_event(s, awaiting::body);
     }
   } catch (...) {
     cancel(s);
@@ -191,8 +192,7 @@ asio::awaitable<void> h2_connection::start_and_read_all(const exchange* x, respo
   try {
     while (!s->ended) {
       if (s->failed) throw_failure(*s);
-      co_await await_event(*s, std::min(steady_clock::now() + x->idle_timeout, x->deadline),
-                           "idle timeout", x->idle_timeout, "reading the response body");
+      co_await await_event(*s, awaiting::body);
     }
   } catch (...) {
     cancel(*s);
@@ -202,31 +202,41 @@ asio::awaitable<void> h2_connection::start_and_read_all(const exchange* x, respo
   out.body = std::move(s->arrived);
 }
 
-asio::awaitable<void> h2_connection::await_event(h2_stream& s, steady_clock::time_point at,
-                                                 std::string_view deadline_name,
-                                                 std::chrono::milliseconds budget,
-                                                 std::string_view doing) {
+asio::awaitable<void> h2_connection::await_event(h2_stream& s, awaiting what) {
   if (!s.notified) {
-    // The request deadline, when nearer, names itself.
-    if (at == s.x->deadline) {
-      deadline_name = "request timeout";
-      budget = s.x->request_timeout;
-    }
+    const exchange& x = *s.x;
+    steady_clock::time_point at = x.deadline;
+    if (what == awaiting::body) at = std::min(steady_clock::now() + x.idle_timeout, at);
     s.wake.expires_at(at);
     auto [ec] = co_await s.wake.async_wait(net::use_tuple);
     if (!s.notified) {
       if (ec == asio::error::operation_aborted) throw asio::system_error(ec);  // cancelled
+      const bool request_timeout = at == x.deadline;
       throw keyless::error(
-          errc::timeout, fmt::format("{}: {} ({} ms) expired while {}", s.x->what(), deadline_name,
-                                     budget.count(), doing));
+          errc::timeout, fmt::format("{}: {} ({} ms) expired while {}", x.what(),
+                                     request_timeout ? "request timeout" : "idle timeout",
+                                     (request_timeout ? x.request_timeout : x.idle_timeout).count(),
+                                     what == awaiting::head ? "waiting for the response"
+                                                            : "reading the response body"));
     }
   }
   s.notified = false;
 }
 
 void h2_connection::throw_failure(const h2_stream& s) const {
-  if (s.retryable) throw h2_not_processed{};
+  if (s.retryable) throw h2_not_processed{s.failure_message};
   throw keyless::error(s.failure_code, fmt::format("{}: {}", s.x->what(), s.failure_message));
+}
+
+std::string h2_connection::why_not_accepting() const {
+  if (const h2::connection_error* e = session_.failure()) return e->what();
+  if (!not_accepting_why_.empty()) return not_accepting_why_;
+  return "HTTP/2: the connection has used up its stream ids";
+}
+
+void h2_connection::stop_accepting(std::string_view why) {
+  accepting_ = false;
+  if (not_accepting_why_.empty()) not_accepting_why_ = fmt::format("HTTP/2: {}", why);
 }
 
 void h2_connection::notify(h2_stream& s) noexcept {
@@ -301,7 +311,7 @@ asio::awaitable<void> h2_connection::read_loop(std::shared_ptr<h2_connection> se
         self->wake_slot_waiters();  // the server's SETTINGS came first: its limit is known
       }
       self->session_.receive(bytes, self->out_, *self);
-      if (self->session_.closed()) self->accepting_ = false;
+      if (self->session_.closed()) self->stop_accepting("the connection is closing");
       self->flush();
       if (self->session_.closed()) {
         if (!self->writer_running_) self->close();
@@ -319,11 +329,12 @@ asio::awaitable<void> h2_connection::read_loop(std::shared_ptr<h2_connection> se
 void h2_connection::lose(std::string_view why) noexcept {
   if (state_ == state::dead) return;
   state_ = state::dead;
-  accepting_ = false;
   try {
+    stop_accepting(fmt::format("the connection ended ({})", why));
     session_.connection_lost(why, *this);  // fails the streams still open
   } catch (...) {
     // Only an allocation can throw there; the streams then fail when their owners give up.
+    accepting_ = false;
   }
   link_->close();
 }
@@ -392,8 +403,9 @@ void h2_connection::on_failed(std::uint32_t stream_id, const h2::stream_failure&
   notify(s);
 }
 
-void h2_connection::on_goaway(std::uint32_t, h2::error_code, std::string_view) {
-  accepting_ = false;
+void h2_connection::on_goaway(std::uint32_t last_stream_id, h2::error_code code, std::string_view) {
+  stop_accepting(fmt::format("the server sent GOAWAY ({}) with last stream id {}",
+                             h2::to_string(code), last_stream_id));
 }
 
 }  // namespace keyless::http::detail

@@ -28,7 +28,13 @@ namespace keyless::http::detail {
 /// Thrown when a request never reached the server's application on this connection (the
 /// connection went away before the stream was opened, the server refused the stream, or its
 /// GOAWAY left the stream unprocessed): sending it on another connection is safe.
-struct h2_not_processed {};
+struct h2_not_processed {
+  std::string why;  ///< what happened to it, for the error when no connection takes it
+};
+
+/// Thrown when the server's TLS handshake picked HTTP/1.1 (or no protocol) for a connection
+/// that offered both: the request, and the origin's later ones, go over HTTP/1.1.
+struct h2_declined {};
 
 /// A request's stream: what arrived for it, and the timer its requester waits on.
 struct h2_stream {
@@ -56,8 +62,10 @@ struct h2_stream {
 class h2_connection : public std::enable_shared_from_this<h2_connection>,
                       private h2::session_events {
  public:
+  /// `offer_http1`: the TLS handshake offers HTTP/1.1 too, and start() throws h2_declined when
+  /// the server picks it.
   h2_connection(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls,
-                h2::session_options options);
+                h2::session_options options, bool offer_http1);
   ~h2_connection();
 
   const strand_type& strand() const noexcept { return link_->strand(); }
@@ -67,7 +75,7 @@ class h2_connection : public std::enable_shared_from_this<h2_connection>,
   // --- on strand() ---
 
   /// Connects on first use, sends `x`'s request and waits for the response head. Throws
-  /// keyless::error, h2_not_processed (retry elsewhere), or
+  /// keyless::error, h2_not_processed (retry elsewhere), h2_declined, or
   /// asio::system_error(operation_aborted) when cancelled; the stream is gone then.
   asio::awaitable<std::shared_ptr<h2_stream>> start(const exchange* x, bool collect = false);
   /// The next piece of `s`'s body, or nothing at its end; the view lives until the next call.
@@ -85,12 +93,17 @@ class h2_connection : public std::enable_shared_from_this<h2_connection>,
 
   asio::awaitable<void> ensure_open(const exchange* x);
   asio::awaitable<void> open(const exchange* x);
+  void abandon_opening(std::string_view why);
   asio::awaitable<void> wait_for_stream_slot();
-  // Waits until `s` is notified; throws on its deadline or the caller's cancellation.
-  asio::awaitable<void> await_event(h2_stream& s, steady_clock::time_point at,
-                                    std::string_view deadline_name,
-                                    std::chrono::milliseconds budget, std::string_view doing);
+  // What a requester waits for: the head (the request timeout applies) or body bytes (the
+  // idle timeout too).
+  enum class awaiting : std::uint8_t { head, body };
+  // Waits until `s` is notified; throws on the timeout or the caller's cancellation.
+  asio::awaitable<void> await_event(h2_stream& s, awaiting what);
   [[noreturn]] void throw_failure(const h2_stream& s) const;
+  // Why no stream can be opened here any more, for h2_not_processed.
+  std::string why_not_accepting() const;
+  void stop_accepting(std::string_view why);
   void notify(h2_stream& s) noexcept;
   void forget(h2_stream& s) noexcept;
   void wake_slot_waiters() noexcept;
@@ -111,9 +124,11 @@ class h2_connection : public std::enable_shared_from_this<h2_connection>,
 
   std::shared_ptr<connection> link_;  // the socket (TCP, proxy tunnel, TLS), as HTTP/1.1's
   h2::client_session session_;
+  bool offer_http1_;
   state state_ = state::fresh;
   std::exception_ptr open_failure_;
   std::atomic<bool> accepting_{true};
+  std::string not_accepting_why_;  // the first reason accepting_ went false
   asio::steady_timer opened_;      // cancelled when opening ends, either way
   asio::steady_timer slot_freed_;  // cancelled when a stream ends while some wait for a slot
   std::size_t slot_waiters_ = 0;

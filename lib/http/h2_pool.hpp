@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <asio/any_io_executor.hpp>
 #include <asio/ssl/context.hpp>
@@ -18,12 +19,16 @@ namespace keyless::http::detail {
 /// Thread-safety: every member may be called from any thread.
 class h2_pool {
  public:
+  /// `offer_http1`: handshakes offer HTTP/1.1 too (http_version::automatic).
   h2_pool(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls,
-          h2::session_options options);
+          h2::session_options options, bool offer_http1);
 
   /// `key`'s connection when it still takes streams, else a new one (not connected yet: its
-  /// first request connects it); `opened` says which.
+  /// first request connects it); `opened` says which. Null for an origin that chose HTTP/1.1.
   std::shared_ptr<h2_connection> acquire(const std::string& key, bool& opened);
+  /// The origin of `key` chose HTTP/1.1 in a handshake: its requests go that way from now on
+  /// (for the client's life; a server rarely changes what it speaks).
+  void remember_http1(const std::string& key);
 
   /// Closes every connection; requests in flight on them fail with connection_failed.
   void shutdown();
@@ -32,8 +37,10 @@ class h2_pool {
   asio::any_io_executor executor_;
   std::shared_ptr<asio::ssl::context> tls_;
   h2::session_options options_;
+  bool offer_http1_;
   std::mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<h2_connection>> connections_;
+  std::unordered_set<std::string> http1_origins_;
 };
 
 }  // namespace keyless::http::detail

@@ -123,10 +123,16 @@ std::shared_ptr<asio::ssl::context> make_client_tls_context(const tls_options& o
   return ctx;
 }
 
-void offer_only_h2(asio::ssl::context& context) {
-  static constexpr unsigned char protocols[] = {2, 'h', '2'};
+void offer_alpn(tls_stream& stream, alpn_offer offer) {
+  // Length-prefixed protocol names, in order of preference.
+  static constexpr unsigned char h2_only[] = {2, 'h', '2'};
+  static constexpr unsigned char h2_or_http1[] = {2,   'h', '2', 8,   'h', 't',
+                                                  't', 'p', '/', '1', '.', '1'};
+  if (offer == alpn_offer::none) return;
+  const bool both = offer == alpn_offer::h2_or_http1;
   // Unlike most of OpenSSL, 0 is success here.
-  if (SSL_CTX_set_alpn_protos(context.native_handle(), protocols, sizeof protocols) != 0) {
+  if (SSL_set_alpn_protos(stream.native_handle(), both ? h2_or_http1 : h2_only,
+                          both ? sizeof h2_or_http1 : sizeof h2_only) != 0) {
     throw keyless::error(errc::tls_failed, "cannot offer HTTP/2 through ALPN");
   }
 }

@@ -2,6 +2,7 @@
 // Client-side TLS set-up over asio::ssl: the shared context, per-connection verification and
 // readable failure messages.
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -22,9 +23,15 @@ using tls_stream = asio::ssl::stream<asio::ip::tcp::socket>;
 /// source that could not be loaded.
 std::shared_ptr<asio::ssl::context> make_client_tls_context(const tls_options& options);
 
-/// Makes handshakes with `context` offer HTTP/2 only (ALPN "h2"): a client that speaks HTTP/2
-/// must not let a server pick HTTP/1.1 on a connection it will write HTTP/2 frames to.
-void offer_only_h2(asio::ssl::context& context);
+/// What a connection's handshake offers through ALPN.
+enum class alpn_offer : std::uint8_t {
+  none,         ///< nothing: the connection speaks HTTP/1.1
+  h2,           ///< "h2" only: the connection will carry HTTP/2 frames or nothing
+  h2_or_http1,  ///< "h2", then "http/1.1": the server picks
+};
+
+/// Sets what `stream`'s handshake offers. Throws keyless::error(tls_failed) if OpenSSL refuses.
+void offer_alpn(tls_stream& stream, alpn_offer offer);
 
 /// The protocol the handshake agreed on through ALPN; empty when none.
 std::string_view alpn_selected(const tls_stream& stream) noexcept;

@@ -80,12 +80,13 @@ std::string reset_or_goaway(const std::vector<client_frame>& frames) {
   return h2_test::resets_and_goaways(frames, false);
 }
 
-std::size_t data_bytes(const std::vector<client_frame>& frames, std::uint32_t stream) {
-  std::size_t n = 0;
+// The body bytes `frames` carry for `stream`, in order.
+std::string data_sent(const std::vector<client_frame>& frames, std::uint32_t stream) {
+  std::string body;
   for (const auto& f : of_type(frames, h2::frame_type::data)) {
-    if (f.header.stream_id == stream) n += f.payload.size();
+    if (f.header.stream_id == stream) body += f.payload;
   }
-  return n;
+  return body;
 }
 
 bool ends_stream(const std::vector<client_frame>& frames, std::uint32_t stream) {
@@ -220,10 +221,16 @@ BOOST_AUTO_TEST_CASE(zero_header_table_size_keeps_authorization_literal) {
 BOOST_AUTO_TEST_CASE(body_larger_than_window_waits_for_window_update) {
   connection c;
   c.handshake();
-  const std::string body(100'000, 'b');
-  const std::uint32_t id = open(c, post_head(), body);
+  std::string body(100'000, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 23);
+  const std::string original = body;
+  std::optional<std::uint32_t> opened = c.session.open_stream(post_head(), body, c.out);
+  BOOST_REQUIRE(opened.has_value());
+  const std::uint32_t id = *opened;
+  body.assign(body.size(), 'x');  // the session kept its own copy of what it could not send
   auto frames = c.sent();
-  BOOST_TEST(data_bytes(frames, id) == 65'535u);  // the initial stream and connection windows
+  std::string arrived = data_sent(frames, id);
+  BOOST_TEST(arrived.size() == 65'535u);  // the initial stream and connection windows
   for (const auto& f : of_type(frames, h2::frame_type::data)) {
     BOOST_TEST(f.payload.size() <= h2::default_max_frame_size);
   }
@@ -233,12 +240,15 @@ BOOST_AUTO_TEST_CASE(body_larger_than_window_waits_for_window_update) {
   BOOST_TEST(c.sent().empty());
   c.deliver(window_update(stream_0, 20'000));
   frames = c.sent();
-  BOOST_TEST(data_bytes(frames, id) == 20'000u);
+  BOOST_TEST(data_sent(frames, id).size() == 20'000u);
+  arrived += data_sent(frames, id);
   BOOST_TEST(!ends_stream(frames, id));
   c.deliver(window_update(stream_0, 50'000));
   frames = c.sent();
-  BOOST_TEST(data_bytes(frames, id) == 100'000u - 85'535u);
+  BOOST_TEST(data_sent(frames, id).size() == 100'000u - 85'535u);
+  arrived += data_sent(frames, id);
   BOOST_TEST(ends_stream(frames, id));
+  BOOST_TEST((arrived == original));
 }
 
 BOOST_AUTO_TEST_CASE(window_update_sent_when_application_consumes) {
@@ -298,18 +308,18 @@ BOOST_AUTO_TEST_CASE(initial_window_size_change_moves_open_streams) {
   c.handshake();
   c.deliver(window_update(stream_0, 1'000'000));
   const std::uint32_t id = open(c, post_head(), std::string(100'000, 'w'));
-  BOOST_TEST(data_bytes(c.sent(), id) == 65'535u);
+  BOOST_TEST(data_sent(c.sent(), id).size() == 65'535u);
   // Shrinking leaves the window negative: nothing moves, not even after a small update.
   c.deliver(test_server::settings({h2::make_setting(h2::setting_id::initial_window_size, 35'535)}));
   c.deliver(window_update(id, 20'000));
   auto frames = c.sent();
   BOOST_TEST(of_type(frames, h2::frame_type::settings).size() == 1u);  // the ACK
-  BOOST_TEST(data_bytes(frames, id) == 0u);
+  BOOST_TEST(data_sent(frames, id).size() == 0u);
   // Growing by 64,465 brings the window to 54,465: the rest of the body.
   c.deliver(
       test_server::settings({h2::make_setting(h2::setting_id::initial_window_size, 100'000)}));
   frames = c.sent();
-  BOOST_TEST(data_bytes(frames, id) == 34'465u);
+  BOOST_TEST(data_sent(frames, id).size() == 34'465u);
   BOOST_TEST(ends_stream(frames, id));
 }
 
@@ -588,11 +598,11 @@ BOOST_AUTO_TEST_CASE(a_hundred_concurrent_streams) {
   // 100 x 2,000 bytes is over the 65,535-byte connection window.
   auto frames = c.sent();
   std::size_t sent = 0;
-  for (std::uint32_t id : ids) sent += data_bytes(frames, id);
+  for (std::uint32_t id : ids) sent += data_sent(frames, id).size();
   BOOST_TEST(sent == 65'535u);
   c.deliver(window_update(stream_0, 200'000));
   frames = c.sent();
-  for (std::uint32_t id : ids) sent += data_bytes(frames, id);
+  for (std::uint32_t id : ids) sent += data_sent(frames, id).size();
   BOOST_TEST(sent == 200'000u);
   std::string responses;
   for (auto it = ids.rbegin(); it != ids.rend(); ++it) {

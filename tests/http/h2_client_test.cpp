@@ -12,18 +12,13 @@
 #include <asio/write.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "http/h2/frame.hpp"
 #include "http_test_support.hpp"
 #include "loopback_proxy.hpp"
 #include "nghttpd_server.hpp"
 
 namespace keyless::http::test {
 namespace {
-
-client_options h2_options() {
-  client_options o = test_options();
-  o.version = http_version::http2;
-  return o;
-}
 
 // Bytes that differ from position to position, so a reordered or repeated piece shows.
 std::string patterned(std::size_t size) {
@@ -39,6 +34,73 @@ bool nghttpd_missing() {
   return true;
 }
 
+// An h2c server (prior knowledge) on 127.0.0.1 that processes no request: it answers each
+// HEADERS frame with RST_STREAM(REFUSED_STREAM), or with GOAWAY(NO_ERROR, last stream id 0).
+class refusing_server {
+ public:
+  enum class how : std::uint8_t { refused_stream, goaway };
+
+  refusing_server(asio::io_context& io, how refusal) : acceptor_(io), refusal_(refusal) {
+    testing::listen_on_loopback(acceptor_, false, 0);
+    asio::co_spawn(io, accept_loop(), asio::detached);
+  }
+
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/";
+  }
+  int connections() const { return connections_; }
+  int requests() const { return requests_; }
+
+ private:
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor_.async_accept(net::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      ++connections_;
+      asio::co_spawn(acceptor_.get_executor(), serve(std::move(socket)), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> serve(asio::ip::tcp::socket socket) {
+    namespace h2 = keyless::http::h2;
+    std::string reply;
+    h2::write_settings(reply, {});
+    std::string in;
+    std::size_t next_frame = h2::client_preface.size();
+    char buffer[4096];
+    for (;;) {
+      if (!reply.empty()) {
+        auto [ec, n] = co_await asio::async_write(socket, asio::buffer(reply),
+                                                  net::as_tuple(asio::use_awaitable));
+        if (ec) co_return;
+        reply.clear();
+      }
+      auto [ec, n] =
+          co_await socket.async_read_some(asio::buffer(buffer), net::as_tuple(asio::use_awaitable));
+      if (ec) co_return;  // the client closed the connection
+      in.append(buffer, n);
+      while (in.size() >= next_frame + h2::frame_header_size) {
+        const h2::frame_header header =
+            h2::read_frame_header(std::string_view(in).substr(next_frame));
+        if (header.type == h2::frame_type::headers) {
+          ++requests_;
+          if (refusal_ == how::goaway) {
+            h2::write_goaway(reply, 0, h2::error_code::no_error);
+          } else {
+            h2::write_rst_stream(reply, header.stream_id, h2::error_code::refused_stream);
+          }
+        }
+        next_frame += h2::frame_header_size + header.length;
+      }
+    }
+  }
+
+  asio::ip::tcp::acceptor acceptor_;
+  how refusal_;
+  int connections_ = 0;
+  int requests_ = 0;
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(h2_client)
@@ -48,7 +110,7 @@ BOOST_AUTO_TEST_CASE(get_over_h2c_with_prior_knowledge) {
   nghttpd_server server;
   server.file("hello.txt", "hello over h2c");
   asio::io_context io;
-  client c(io.get_executor(), h2_options());
+  client c(io.get_executor(), test_options(http_version::http2));
   response r = run_sync(io, c.send(make_request(server.url("/hello.txt"))));
   BOOST_TEST(r.status == 200);
   BOOST_TEST(r.version_major == 2);
@@ -61,7 +123,7 @@ BOOST_AUTO_TEST_CASE(get_over_tls_agrees_on_h2_through_alpn) {
   nghttpd_server server({.tls = true});
   server.file("hello.txt", "hello over TLS");
   asio::io_context io;
-  client c(io.get_executor(), h2_options());
+  client c(io.get_executor(), test_options(http_version::http2));
   response r = run_sync(io, c.send(make_request(server.url("/hello.txt"))));
   BOOST_TEST(r.status == 200);
   BOOST_TEST(r.version_major == 2);
@@ -75,7 +137,7 @@ BOOST_AUTO_TEST_CASE(bodies_past_every_window_go_both_ways) {
   nghttpd_server server({.tls = true});
   server.file("echo", "");
   asio::io_context io;
-  client c(io.get_executor(), h2_options());
+  client c(io.get_executor(), test_options(http_version::http2));
   std::string body = patterned(3 * 1024 * 1024 + 17);
   response r = run_sync(io, c.send(make_request(server.url("/echo"), "POST", body)));
   BOOST_TEST(r.status == 200);
@@ -91,7 +153,7 @@ BOOST_AUTO_TEST_CASE(concurrent_requests_share_one_connection_past_the_stream_li
     server.file("f" + std::to_string(i), patterned(1000 + 997 * i));
   }
   asio::io_context io;
-  client c(io.get_executor(), h2_options());
+  client c(io.get_executor(), test_options(http_version::http2));
   const int requests = 300;  // 15 times what the server runs at once: the rest wait for slots
   int ok = 0;
   int failed = 0;
@@ -127,7 +189,7 @@ BOOST_AUTO_TEST_CASE(streamed_response_closed_early_leaves_the_connection_usable
   server.file("big", patterned(4 * 1024 * 1024));
   server.file("small", "after the reset");
   asio::io_context io;
-  client c(io.get_executor(), h2_options());
+  client c(io.get_executor(), test_options(http_version::http2));
   std::string first_piece = run_sync(io, [&]() -> asio::awaitable<std::string> {
     response_stream s = co_await c.send_streaming(make_request(server.url("/big")));
     BOOST_TEST(s.status() == 200);
@@ -149,7 +211,7 @@ BOOST_AUTO_TEST_CASE(streamed_response_read_to_its_end) {
   std::string big = patterned(2 * 1024 * 1024 + 3);
   server.file("big", big);
   asio::io_context io;
-  client c(io.get_executor(), h2_options());
+  client c(io.get_executor(), test_options(http_version::http2));
   auto [pieces, body] = run_sync(io, [&]() -> asio::awaitable<std::pair<int, std::string>> {
     response_stream s = co_await c.send_streaming(make_request(server.url("/big")));
     std::string all;
@@ -171,7 +233,7 @@ BOOST_AUTO_TEST_CASE(https_through_a_proxy_tunnel_speaks_h2_end_to_end) {
   server.file("hello.txt", "through the tunnel");
   asio::io_context io;
   testing::loopback_proxy proxy(io.get_executor());
-  client_options o = h2_options();
+  client_options o = test_options(http_version::http2);
   proxy_settings through_proxy;
   through_proxy.https_proxy = proxy.url();
   o.proxy = through_proxy;
@@ -187,7 +249,7 @@ BOOST_AUTO_TEST_CASE(https_through_a_proxy_tunnel_speaks_h2_end_to_end) {
 BOOST_AUTO_TEST_CASE(tls_server_without_h2_is_named) {
   asio::io_context io;
   loopback_server server(io.get_executor(), tls_server());  // HTTP/1.1 only, no ALPN
-  client c(io.get_executor(), h2_options());
+  client c(io.get_executor(), test_options(http_version::http2));
   keyless::error e = expect_error(io, c.send(make_request(server.url("/"))));
   BOOST_TEST(e.code() == errc::connection_failed);
   BOOST_TEST(contains(e.what(), "does not speak HTTP/2"), e.what());
@@ -207,7 +269,7 @@ BOOST_AUTO_TEST_CASE(http1_answer_to_prior_knowledge_is_named) {
         co_await socket.async_read_some(asio::buffer(&byte, 1), net::as_tuple(asio::use_awaitable));
       },
       asio::detached);
-  client c(io.get_executor(), h2_options());
+  client c(io.get_executor(), test_options(http_version::http2));
   auto address = "http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/";
   keyless::error e = expect_error(io, c.send(make_request(address)));
   BOOST_TEST(e.code() == errc::connection_failed);
@@ -217,7 +279,7 @@ BOOST_AUTO_TEST_CASE(http1_answer_to_prior_knowledge_is_named) {
 BOOST_AUTO_TEST_CASE(silent_server_ends_in_the_request_timeout) {
   asio::io_context io;
   silent_server server(io);
-  client_options o = h2_options();
+  client_options o = test_options(http_version::http2);
   o.request_timeout = 300ms;
   client c(io.get_executor(), o);
   auto address = "http://127.0.0.1:" + std::to_string(server.port()) + "/";
@@ -225,6 +287,29 @@ BOOST_AUTO_TEST_CASE(silent_server_ends_in_the_request_timeout) {
   BOOST_TEST(e.code() == errc::timeout);
   BOOST_TEST(contains(e.what(), "request timeout (300 ms)"), e.what());
   BOOST_TEST(server.bytes_received() > 24u);  // the preface and more were sent
+}
+
+BOOST_AUTO_TEST_CASE(unprocessed_requests_go_again_then_the_reason_is_named) {
+  struct refusal_case {
+    refusing_server::how refusal;
+    std::string_view reason;
+    int connections;  // a refused stream leaves the connection usable; a GOAWAY does not
+  };
+  const refusal_case cases[] = {
+      {refusing_server::how::refused_stream, "reset stream 5 with REFUSED_STREAM", 1},
+      {refusing_server::how::goaway, "GOAWAY (NO_ERROR) with last stream id 0", 3},
+  };
+  for (const refusal_case& each : cases) {
+    asio::io_context io;
+    refusing_server server(io, each.refusal);
+    client c(io.get_executor(), test_options(http_version::http2));
+    keyless::error e = expect_error(io, c.send(make_request(server.url())));
+    BOOST_TEST(e.code() == errc::connection_failed);
+    BOOST_TEST(contains(e.what(), "did not process the request in 3 tries over HTTP/2"), e.what());
+    BOOST_TEST(contains(e.what(), each.reason), e.what());
+    BOOST_TEST(server.requests() == 3);
+    BOOST_TEST(server.connections() == each.connections);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

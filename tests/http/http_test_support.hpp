@@ -39,8 +39,9 @@ using testing::server_options;
 
 /// Options for a client that trusts only the test CA, uses no proxy whatever the environment
 /// says, and has timeouts long enough that only a test's own short ones fire.
-inline client_options test_options() {
+inline client_options test_options(http_version version = http_version::http1_1) {
   client_options o;
+  o.version = version;
   o.tls.use_system_trust_store = false;
   o.tls.ca_pem = testing::test_pki::shared().ca_certificate_pem();
   o.proxy = proxy_settings{};

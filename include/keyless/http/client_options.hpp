@@ -53,6 +53,11 @@ enum class http_version {
   /// server. HPACK sends a bearer token once per connection and a one-byte index after that.
   /// Plain http through a proxy stays HTTP/1.1.
   http2,
+  /// HTTP/2 where the server agrees to it, else HTTP/1.1: over TLS the handshake offers "h2"
+  /// and "http/1.1" (ALPN) and the server picks. An origin that picks HTTP/1.1 (or nothing) is
+  /// remembered for the client's life; that first connection is closed and the request goes
+  /// again over a new HTTP/1.1 one. Plain http speaks HTTP/1.1.
+  automatic,
 };
 
 /// Defaults for every request a client sends; request_options overrides the timeouts and the

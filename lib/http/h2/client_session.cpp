@@ -50,8 +50,8 @@ bool client_session::closed() const noexcept {
   return no_new_streams && streams_.active_count() == 0;
 }
 
-std::optional<std::uint32_t> client_session::open_stream(const request_head& head, std::string body,
-                                                         std::string& out) {
+std::optional<std::uint32_t> client_session::open_stream(const request_head& head,
+                                                         std::string_view body, std::string& out) {
   if (!started_) throw_invalid_argument("open_stream() before start()");
   if (can_open() != open_status::ready) return std::nullopt;
   block_.clear();
@@ -63,8 +63,8 @@ std::optional<std::uint32_t> client_session::open_stream(const request_head& hea
   client_stream& s = streams_.add(id, connection_.peer.initial_window_size, options_.stream_window);
   s.head_request = head.method == "HEAD";
   s.sending = !body.empty();
-  s.body = std::move(body);
-  send_body(s, out);
+  const std::size_t sent = send_data(s, body, out);
+  if (s.sending) s.body.assign(body.substr(sent));  // held back until the windows open
   return id;
 }
 
@@ -398,22 +398,27 @@ void client_session::on_stream_error_event(const read_result& r, std::string& ou
 
 // --- Sending and bookkeeping.
 
-void client_session::send_body(client_stream& s, std::string& out) {
+std::size_t client_session::send_data(client_stream& s, std::string_view rest, std::string& out) {
+  std::size_t sent = 0;
   while (s.sending) {
-    const std::size_t left = s.body.size() - s.body_sent;
+    const std::size_t left = rest.size() - sent;
     const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(
         {left, connection_.peer.max_frame_size, s.send.sendable(), connection_.send.sendable()}));
-    if (n == 0) return;
+    if (n == 0) break;
     const bool last = n == left;
-    write_data(out, s.id, std::string_view(s.body).substr(s.body_sent, n), last);
+    write_data(out, s.id, rest.substr(sent, n), last);
     s.send.consume(n);
     connection_.send.consume(n);
-    s.body_sent += n;
-    if (last) {
-      s.sending = false;
-      std::string().swap(s.body);  // a long response need not keep the request body
-    }
+    sent += n;
+    if (last) s.sending = false;
   }
+  return sent;
+}
+
+void client_session::send_body(client_stream& s, std::string& out) {
+  if (!s.sending) return;
+  s.body_sent += send_data(s, std::string_view(s.body).substr(s.body_sent), out);
+  if (!s.sending) std::string().swap(s.body);  // a long response need not keep the request body
 }
 
 void client_session::send_bodies(std::string& out) {

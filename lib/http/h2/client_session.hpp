@@ -132,8 +132,8 @@ enum class open_status : std::uint8_t {
 ///
 /// Allocation, once warm (the tables and buffers have grown to their
 /// working size): a request and its response allocate nothing here, but
-/// for HPACK entries whose strings outgrow a reused table slot, and a body
-/// held back by flow control is kept in the std::string moved in.
+/// for HPACK entries whose strings outgrow a reused table slot, and the part
+/// of a body that flow control holds back, which is copied.
 class client_session {
  public:
   /// Throws keyless::error(invalid_argument) for options out of range.
@@ -148,10 +148,11 @@ class client_session {
   /// Starts a request: appends HEADERS (and CONTINUATION) for `head`, then
   /// as much of `body` as the windows and the server's SETTINGS_MAX_FRAME_SIZE
   /// allow; the rest follows as WINDOW_UPDATEs arrive. The stream ends with
-  /// the body (with HEADERS when there is none). Returns the new stream id,
+  /// the body (with HEADERS when there is none). Only what the windows hold
+  /// back is copied. Returns the new stream id,
   /// or nothing when can_open() is not ready. Throws keyless::error as
   /// request_encoder::encode does, having sent nothing.
-  std::optional<std::uint32_t> open_stream(const request_head& head, std::string body,
+  std::optional<std::uint32_t> open_stream(const request_head& head, std::string_view body,
                                            std::string& out);
 
   /// Consumes all of `bytes` (what the server sent), reporting to `events`.
@@ -212,6 +213,8 @@ class client_session {
   void on_late_frame(const read_result& r, stream_lookup found, std::string& out,
                      session_events& events);
 
+  // Sends what the windows allow of `rest`, the stream's unsent body; returns how much.
+  std::size_t send_data(client_stream& s, std::string_view rest, std::string& out);
   void send_body(client_stream& s, std::string& out);
   void send_bodies(std::string& out);
   void reset_stream(std::uint32_t id, error_code code, const std::string& message, std::string& out,

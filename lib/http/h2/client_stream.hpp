@@ -29,7 +29,7 @@ struct client_stream {
   std::uint32_t unconsumed = 0;                  // delivered to the application, not yet consumed
   send_window send;
   receive_window receive;
-  std::string body;  // the request body; body_sent bytes of it are on their way
+  std::string body;  // the part of the request body flow control held back; body_sent of it sent
   std::size_t body_sent = 0;
 
   /// Open or half-closed: counts against SETTINGS_MAX_CONCURRENT_STREAMS.
