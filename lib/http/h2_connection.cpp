@@ -137,6 +137,7 @@ asio::awaitable<std::shared_ptr<h2_stream>> h2_connection::start(const exchange*
   if (message.credential) {
     credential[0] = {message.credential->name, message.credential->value};
     head.more_fields = credential;
+    head.more_fields_checked = message.credential->checked();
   }
   std::optional<std::uint32_t> id;
   try {

@@ -12,6 +12,7 @@
 
 #include <fmt/core.h>
 
+#include "http/h2/field_syntax.hpp"
 #include "keyless/core/error.hpp"
 #include "request_writer.hpp"
 
@@ -181,9 +182,9 @@ void check_head(const request& req, bool absolute_form) {
   }
   for (const auto& [name, value] : req.headers) check_field(name, value, req.body);
   if (req.credential) {
-    const auto& [name, value, owner] = *req.credential;
-    if (!owner) fail(fmt::format("shared header \"{}\" has no owner to keep it alive", name));
-    check_field(name, value, req.body);
+    const shared_field& f = *req.credential;
+    if (!f.owner) fail(fmt::format("shared header \"{}\" has no owner to keep it alive", f.name));
+    if (!f.checked()) check_field(f.name, f.value, req.body);
   }
 }
 
@@ -223,6 +224,22 @@ void append_head(std::string& out, const request& req, bool absolute_form) {
 }
 
 }  // namespace detail
+
+shared_field checked_field(shared_field field) {
+  if (!field.owner) {
+    fail(fmt::format("shared header \"{}\" has no owner to keep it alive", field.name));
+  }
+  check_field(field.name, field.value, {});
+  if (iequals(field.name, "content-length") || iequals(field.name, "host")) {
+    fail(fmt::format("header \"{}\" belongs to one request and cannot be shared", field.name));
+  }
+  // What HTTP/2 refuses beyond HTTP/1.1's rules: white space at either end.
+  if (const char* problem = h2::value_problem(field.value)) {
+    fail(fmt::format("header \"{}\" {}", field.name, problem));
+  }
+  field.checked_ = true;
+  return field;
+}
 
 std::string serialize_head(const request& req, bool absolute_form) {
   detail::check_head(req, absolute_form);

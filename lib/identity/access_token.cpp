@@ -2,6 +2,8 @@
 
 #include <ostream>
 
+#include "http/shared_field_access.hpp"
+
 namespace keyless::identity {
 
 namespace {
@@ -18,7 +20,10 @@ std::string with_prefix(std::string_view prefix, std::string_view token) {
 access_token::access_token(std::string token, time_point expires_on, time_point refresh_on)
     : bytes_(std::make_shared<const std::string>(with_prefix(bearer_prefix, token))),
       expires_on_(expires_on),
-      refresh_on_(refresh_on == time_point{} ? expires_on : refresh_on) {}
+      refresh_on_(refresh_on == time_point{} ? expires_on : refresh_on) {
+  // Checked once here rather than on every request that carries it.
+  sendable_ = http::detail::sendable(http::shared_field("Authorization", *bytes_, bytes_));
+}
 
 http::shared_field authorization_field(const access_token& token) {
   static constexpr std::string_view empty_value = access_token::bearer_prefix;
@@ -27,7 +32,9 @@ http::shared_field authorization_field(const access_token& token) {
     return {"Authorization", empty_value,
             std::shared_ptr<const void>(std::shared_ptr<const void>(), &empty_value)};
   }
-  return {"Authorization", *token.bytes_, token.bytes_};
+  http::shared_field field("Authorization", *token.bytes_, token.bytes_);
+  if (token.sendable_) http::detail::shared_field_access::mark_checked(field);
+  return field;
 }
 
 std::ostream& operator<<(std::ostream& os, const access_token& t) {

@@ -576,7 +576,12 @@ chat_client::chat_client(asio::any_io_executor executor, chat_client_options opt
   }
   if (c->key) {
     auto owned = std::make_shared<const std::string>(*c->key);
-    c->key_field = http::shared_field{"api-key", *owned, owned};
+    c->key_field = http::shared_field("api-key", *owned, owned);
+    try {
+      c->key_field = http::checked_field(c->key_field);  // once, not on every request
+    } catch (const keyless::error&) {
+      // Sent unchecked: the request fails naming the field.
+    }
   }
   if (c->tokens && c->tokens->request().scopes.size() == 1 &&
       !scope_fits_host(c->scope, c->endpoint)) {

@@ -3,7 +3,10 @@
 #include <chrono>
 #include <sstream>
 #include <string>
+#include <string_view>
 
+#include "keyless/core/error.hpp"
+#include "keyless/http/request.hpp"
 #include "keyless/identity/access_token.hpp"
 
 namespace {
@@ -40,6 +43,24 @@ BOOST_AUTO_TEST_CASE(the_authorization_field_is_a_view_of_the_token_bytes) {
   BOOST_TEST(none.empty());
   BOOST_TEST(access_token("", expiry).empty());
   BOOST_TEST((keyless::identity::authorization_field(none).value == "Bearer "));
+}
+
+BOOST_AUTO_TEST_CASE(a_sendable_token_is_checked_once_when_made) {
+  BOOST_TEST(keyless::identity::authorization_field(access_token("eyJ.abc-_", expiry)).checked());
+  // A token no request can carry is left for the request to refuse, naming the field.
+  const access_token bad("secret\r\nX-Evil: 1", expiry);
+  const auto field = keyless::identity::authorization_field(bad);
+  BOOST_TEST(!field.checked());
+  keyless::http::request req;
+  req.target = keyless::http::url::parse("https://r.openai.azure.com/");
+  req.credential = field;
+  try {
+    (void)keyless::http::serialize_head(req);
+    BOOST_FAIL("a token with CR LF was written");
+  } catch (const keyless::error& e) {
+    BOOST_TEST(std::string_view(e.what()).find("Authorization") != std::string_view::npos);
+    BOOST_TEST(std::string_view(e.what()).find("secret") == std::string_view::npos);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(streaming_shows_a_redacted_form_never_the_bytes) {

@@ -512,6 +512,25 @@ BOOST_AUTO_TEST_CASE(invalid_request_throws_and_sends_nothing) {
   BOOST_TEST(c.sent().at(0).fields.size() == 4u);
 }
 
+BOOST_AUTO_TEST_CASE(shared_fields_are_checked_unless_checked_when_made) {
+  connection c;
+  c.handshake();
+  const h2::field_view injected[] = {{"authorization", "Bearer a\r\nb"}};
+  h2::request_head head = get_head();
+  head.more_fields = injected;
+  BOOST_CHECK_THROW(c.session.open_stream(head, {}, c.out), keyless::error);
+  BOOST_TEST(c.out.empty());
+  // A credential checked once (http::checked_field) is not scanned again, still lower-cased.
+  const h2::field_view checked[] = {{"Authorization", "Bearer abc"}};
+  head.more_fields = checked;
+  head.more_fields_checked = true;
+  open(c, head);
+  auto frames = of_type(c.sent(), h2::frame_type::headers);
+  BOOST_REQUIRE(frames.size() == 1u);
+  BOOST_TEST(frames[0].fields.at(4).name == "authorization");
+  BOOST_TEST(frames[0].fields.at(4).value == "Bearer abc");
+}
+
 BOOST_AUTO_TEST_CASE(every_split_of_the_input_gives_the_same_events) {
   // Two streams, interleaved: heads, bodies, trailers, a PING, a SETTINGS change.
   test_server server;

@@ -191,6 +191,48 @@ BOOST_AUTO_TEST_CASE(a_shared_credential_is_checked_like_any_header) {
   BOOST_TEST(contains(serialize_error(req), "Transfer-Encoding"));
 }
 
+BOOST_AUTO_TEST_CASE(checked_field_checks_once_what_every_request_would) {
+  auto owner = std::make_shared<const std::string>("Bearer abc.def");
+  http::shared_field field = http::checked_field({"Authorization", *owner, owner});
+  BOOST_TEST(field.checked());
+  BOOST_TEST(!http::shared_field("Authorization", *owner, owner).checked());
+  auto req = make("GET", "http://h/");
+  req.credential = field;
+  BOOST_TEST(contains(http::serialize_head(req), "\r\nAuthorization: Bearer abc.def\r\n"));
+
+  struct refused {
+    std::string name;
+    std::string value;
+    std::string_view says;
+  };
+  const refused cases[] = {
+      {"api-key", "SECRET\r\nX-Evil: 1", "CR or LF"},
+      {"api-key", std::string("SECRET\0", 7), "NUL"},
+      {"api-key", "SECRET\x7f", "control character"},
+      {"api-key", " SECRET", "white space"},
+      {"api-key", "SECRET\t", "white space"},
+      {"bad name", "SECRET", "not allowed in a token"},
+      {"Content-Length", "0", "cannot be shared"},
+      {"host", "SECRET", "cannot be shared"},
+      {"Transfer-Encoding", "SECRET", "Transfer-Encoding"},
+  };
+  for (const refused& each : cases) {
+    BOOST_TEST_CONTEXT(each.name << " / " << each.says) {
+      auto bytes = std::make_shared<const std::string>(each.value);
+      try {
+        (void)http::checked_field({each.name, *bytes, bytes});
+        BOOST_FAIL("accepted");
+      } catch (const keyless::error& e) {
+        BOOST_TEST(e.code() == keyless::errc::invalid_argument);
+        if (each.name != "bad name") BOOST_TEST(contains(e.what(), each.name), e.what());
+        BOOST_TEST(contains(e.what(), each.says), e.what());
+        BOOST_TEST(!contains(e.what(), "SECRET"), e.what());
+      }
+    }
+  }
+  BOOST_CHECK_THROW((void)http::checked_field({"api-key", "k", nullptr}), keyless::error);
+}
+
 BOOST_AUTO_TEST_CASE(header_names_that_are_not_tokens_are_refused) {
   for (std::string name : {std::string(""), std::string("X Y"), std::string("X:Y"),
                            std::string("X\r\nY"), std::string("X\0Y", 3)}) {

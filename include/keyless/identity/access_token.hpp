@@ -54,6 +54,7 @@ class access_token {
   static constexpr std::string_view bearer_prefix = "Bearer ";
 
   std::shared_ptr<const std::string> bytes_;
+  bool sendable_ = false;  // the Authorization value passed http::checked_field when made
   time_point expires_on_{};
   time_point refresh_on_{};
 };

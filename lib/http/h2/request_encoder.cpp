@@ -40,13 +40,14 @@ bool is_sent(std::string_view name, std::string_view value) noexcept {
   return name != "te" || iequals(value, "trailers");
 }
 
+// Calls fn(name, value, checked_already) for each field the caller gave.
 template <typename Fn>
 void for_each_field(const request_head& head, Fn&& fn) {
   if (head.fields != nullptr) {
     for (const auto& [name, value] : *head.fields)
-      fn(std::string_view(name), std::string_view(value));
+      fn(std::string_view(name), std::string_view(value), false);
   }
-  for (const field_view& f : head.more_fields) fn(f.name, f.value);
+  for (const field_view& f : head.more_fields) fn(f.name, f.value, head.more_fields_checked);
 }
 
 }  // namespace
@@ -84,12 +85,14 @@ request_encoder::checked request_encoder::check(const request_head& head, std::s
   checked result;
   result.list_size = entry_size(":method", head.method) + entry_size(":scheme", head.scheme) +
                      entry_size(":authority", head.authority) + entry_size(":path", head.path);
-  for_each_field(head, [&](std::string_view name, std::string_view value) {
-    if (name.starts_with(':')) {
-      bad_request(fmt::format("the pseudo-header field \"{}\" is not a field to set", name));
+  for_each_field(head, [&](std::string_view name, std::string_view value, bool checked_already) {
+    if (!checked_already) {
+      if (name.starts_with(':')) {
+        bad_request(fmt::format("the pseudo-header field \"{}\" is not a field to set", name));
+      }
+      if (!is_token(name)) bad_request("a field name is empty or not a token");
+      check_value(name, value);
     }
-    if (!is_token(name)) bad_request("a field name is empty or not a token");
-    check_value(name, value);
     std::string_view lowered = lower(name);
     if (!is_sent(lowered, value)) return;
     if (lowered == "content-length") {
@@ -131,7 +134,7 @@ void request_encoder::encode(const request_head& head, std::size_t body_size,
   hpack.encode(block, ":scheme", head.scheme);
   hpack.encode(block, ":authority", head.authority);
   hpack.encode(block, ":path", head.path);
-  for_each_field(head, [&](std::string_view name, std::string_view value) {
+  for_each_field(head, [&](std::string_view name, std::string_view value, bool) {
     std::string_view lowered = lower(name);
     if (is_sent(lowered, value)) hpack.encode(block, lowered, value, indexing_for(lowered));
   });

@@ -25,6 +25,9 @@ struct request_head {
   /// Sent after `fields`: a field shared by many requests, such as the
   /// credential, which the caller need not copy into `fields`.
   std::span<const field_view> more_fields;
+  /// `more_fields` hold names and values checked already (http::checked_field):
+  /// a bearer token is not scanned again for every request.
+  bool more_fields_checked = false;
 };
 
 /// How a request field is indexed: `authorization` incrementally (a bearer
