@@ -258,6 +258,18 @@ BOOST_FIXTURE_TEST_CASE(http2_sends_every_request_as_a_stream, recording_bench_f
   BOOST_TEST(openai.server().connections_accepted() <= 6u);
 }
 
+BOOST_FIXTURE_TEST_CASE(http_auto_uses_http2_where_the_endpoint_picks_it, recording_bench_fixture) {
+  const auto r =
+      run({"--mode", "keyless", "--http", "auto", "--requests", "8", "--output", "json"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, describe(r));
+  json_report report(r.out);
+  BOOST_TEST(std::string_view(report.at("/http")) == "auto");
+  BOOST_TEST(report.count("/results/keyless/succeeded") == 8u);
+  const auto seen = openai.server().requests();
+  BOOST_TEST(seen.size() == measured_requests(report) + probe_requests(report));
+  for (const auto& request : seen) BOOST_TEST(request.version == "HTTP/2");  // the fake offers h2
+}
+
 BOOST_FIXTURE_TEST_CASE(streaming_counts_every_chunk_and_times_the_first_one, bench_fixture) {
   // How many chunks the fake sends for one reply, seen through the library in this process.
   asio::io_context client_io;
@@ -445,7 +457,7 @@ BOOST_FIXTURE_TEST_CASE(bad_flags_exit_2_naming_the_problem_before_any_request, 
       {{"--threads", "4", "--concurrency", "2"}, "--threads"},
       {{"--mode", "sideways"}, "--mode"},
       {{"--output", "xml"}, "--output"},
-      {{"--http", "3"}, "--http must be 1.1 or 2"},
+      {{"--http", "3"}, "--http must be 1.1, 2 or auto"},
       {{"--mode", "api-key", "--api-key-env", "NO_SUCH_VARIABLE_HERE"}, "NO_SUCH_VARIABLE_HERE"},
       {{"stray"}, "stray"},
   };

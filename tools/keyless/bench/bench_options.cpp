@@ -141,8 +141,10 @@ std::optional<bench_options> parse_bench_options(std::span<const std::string> ar
       o.http_version = http::http_version::http1_1;
     } else if (*version == "2") {
       o.http_version = http::http_version::http2;
+    } else if (*version == "auto") {
+      o.http_version = http::http_version::automatic;
     } else {
-      throw usage_error(fmt::format("--http must be 1.1 or 2, not '{}'", *version));
+      throw usage_error(fmt::format("--http must be 1.1, 2 or auto, not '{}'", *version));
     }
   }
   o.max_tokens = args.number("max-tokens", 1, 1'000'000).value_or(o.max_tokens);

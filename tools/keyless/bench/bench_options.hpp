@@ -40,7 +40,8 @@ struct bench_options {
   std::optional<std::uint64_t> requests;
   std::optional<std::chrono::nanoseconds> duration;
   bool stream = false;
-  /// HTTP/1.1: one connection per request in flight; HTTP/2: one connection per thread.
+  /// HTTP/1.1: one connection per request in flight; HTTP/2: one connection per thread;
+  /// automatic: HTTP/2 if the endpoint picks it in the TLS handshake, else HTTP/1.1.
   http::http_version http_version = http::http_version::http1_1;
   std::int64_t max_tokens = 16;
   std::string prompt = "Say hello in five words.";

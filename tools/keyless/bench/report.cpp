@@ -32,6 +32,19 @@ std::string_view mode_name(auth_mode m) {
   return "?";
 }
 
+// As --http takes it: "1.1", "2" or "auto".
+std::string_view http_version_name(http::http_version v) {
+  switch (v) {
+    case http::http_version::http1_1:
+      return "1.1";
+    case http::http_version::http2:
+      return "2";
+    case http::http_version::automatic:
+      return "auto";
+  }
+  return "?";
+}
+
 std::optional<double> ratio(double keyless, double api_key) {
   if (api_key == 0) return std::nullopt;
   return keyless / api_key;
@@ -154,7 +167,7 @@ std::string json_report(const bench_options& o, const run_report& run) {
       .member("api_version", run.api_version)
       .member("mode", mode_name(o.mode))
       .member("stream", o.stream)
-      .member("http", o.http_version == http::http_version::http2 ? "2" : "1.1")
+      .member("http", http_version_name(o.http_version))
       .member("concurrency", o.concurrency)
       .member("threads", run.threads)
       .member("max_tokens", o.max_tokens);
@@ -212,10 +225,10 @@ std::string text_report(const bench_options& o, const run_report& run) {
     out.append(text);
     out.push_back('\n');
   };
-  line(fmt::format("keyless bench: {} {}, HTTP/{}, concurrency {}, {} thread{}, {}{}",
+  line(fmt::format("keyless bench: {} {}, HTTP {}, concurrency {}, {} thread{}, {}{}",
                    mode_name(o.mode), o.stream ? "(streamed)" : "(complete)",
-                   o.http_version == http::http_version::http2 ? "2" : "1.1", o.concurrency,
-                   run.threads, run.threads == 1 ? "" : "s",
+                   http_version_name(o.http_version), o.concurrency, run.threads,
+                   run.threads == 1 ? "" : "s",
                    o.requests ? fmt::format("{} requests per mode", *o.requests)
                               : fmt::format("{:.1f} s per mode", seconds(*o.duration)),
                    run.interrupted ? " (interrupted)" : ""));
