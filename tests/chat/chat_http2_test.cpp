@@ -74,6 +74,44 @@ BOOST_FIXTURE_TEST_CASE(a_stream_over_h2_yields_every_chunk, chat_fixture) {
   BOOST_TEST(fake.last_request().version == "HTTP/2");
 }
 
+// Faults framed for HTTP/2 by the fake: the DATA before a drop still arrives, and a drop is a
+// failed connection the chat client treats as over HTTP/1.1.
+
+BOOST_FIXTURE_TEST_CASE(a_completion_cut_short_over_h2_is_retried_and_recovers, chat_fixture) {
+  fake.enqueue(testing::openai_fault::of(testing::openai_fault::kind::reset_mid_response));
+  openai::chat_client chat(io.get_executor(), chat_http2::over_h2(key_options()));
+  auto call = spawn_call(io, chat.complete(hello_request()));
+  run_until(io, [&] { return clock->sleepers() == 1; });  // the backoff before the retry
+  clock->advance(std::chrono::milliseconds(500));
+  run_until(io, [&] { return call->done; });
+  BOOST_TEST(!call->failure);
+  BOOST_TEST(call->value->choices.at(0).message.content.value_or("") ==
+             "Hello! How can I help you today?");
+  BOOST_TEST(fake.requests() == 2u);
+  BOOST_TEST(chat.stats().retries == 1u);
+  BOOST_TEST(fake.server().connections_accepted() == 2u);  // the first one was dropped
+}
+
+BOOST_FIXTURE_TEST_CASE(a_stream_dropped_over_h2_keeps_what_arrived, chat_fixture) {
+  for (auto what : {testing::openai_fault::kind::reset_mid_response,
+                    testing::openai_fault::kind::truncated_chunked_body}) {
+    auto f = testing::openai_fault::of(what);
+    f.after_events = 5;  // filter chunk, role chunk, "Hello!", " How", " can"
+    fake.enqueue(f);
+    openai::chat_client chat(io.get_executor(), chat_http2::over_h2(token_options()));
+    openai::chat_stream s = testing::run_sync(io, chat.stream(hello_request()));
+    std::vector<openai::chat_chunk> before;
+    auto e = failure_of(io, read_all(s, &before));
+    BOOST_TEST(e.code() == make_error_code(errc::connection_failed), e.what());
+    BOOST_TEST(contains(e.what(), "broke after 5 chunks, 14 bytes of content"), e.what());
+    BOOST_TEST(contains(e.what(), "HTTP/2: the connection was lost"), e.what());
+    BOOST_TEST(before.size() == 5u);
+    BOOST_TEST(s.accumulated().choices.at(0).message.content.value_or("") == "Hello! How can");
+    BOOST_TEST(chat.stats().retries == 0u);
+  }
+  BOOST_TEST(fake.requests() == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(a_server_on_another_thread_answers_sequential_requests) {
   // The benchmarks' shape: the fake on its own thread and io_context, the client alone on
   // this one, one request at a time (each ends with no stream open on the connection).
@@ -101,8 +139,8 @@ BOOST_AUTO_TEST_CASE(a_server_on_another_thread_answers_sequential_requests) {
                    });
     io.restart();
     io.run();
-    BOOST_REQUIRE_MESSAGE(answered == i + 1, "io.run() returned before request " << i
-                                                 << " was answered");
+    BOOST_REQUIRE_MESSAGE(answered == i + 1,
+                          "io.run() returned before request " << i << " was answered");
   }
   BOOST_TEST(fake.server().connections_accepted() == 1u);
   work.reset();

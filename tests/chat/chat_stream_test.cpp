@@ -7,20 +7,6 @@ namespace {
 
 using fault = testing::openai_fault;
 
-// Reads a stream to its end, returning the chunks; rethrows a failure after recording the
-// chunks read before it into `before_failure`.
-asio::awaitable<std::vector<openai::chat_chunk>> read_all(
-    openai::chat_stream& s, std::vector<openai::chat_chunk>* before_failure = nullptr) {
-  std::vector<openai::chat_chunk> out;
-  try {
-    while (auto chunk = co_await s.next()) out.push_back(std::move(*chunk));
-  } catch (...) {
-    if (before_failure) *before_failure = out;
-    throw;
-  }
-  co_return out;
-}
-
 openai::chat_request usage_request() {
   auto req = hello_request();
   req.include_usage = true;

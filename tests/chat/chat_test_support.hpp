@@ -170,6 +170,20 @@ keyless::error failure_of(asio::io_context& io, asio::awaitable<T> task) {
   return r->error();
 }
 
+/// Reads a stream to its end, returning the chunks; rethrows a failure after recording the
+/// chunks read before it into `before_failure`.
+inline asio::awaitable<std::vector<openai::chat_chunk>> read_all(
+    openai::chat_stream& s, std::vector<openai::chat_chunk>* before_failure = nullptr) {
+  std::vector<openai::chat_chunk> out;
+  try {
+    while (auto chunk = co_await s.next()) out.push_back(std::move(*chunk));
+  } catch (...) {
+    if (before_failure) *before_failure = out;
+    throw;
+  }
+  co_return out;
+}
+
 inline bool contains(std::string_view text, std::string_view part) {
   return text.find(part) != std::string_view::npos;
 }

@@ -156,6 +156,7 @@ struct fake_openai::state {
     header_map headers;
     std::optional<openai_fault> fault;
     bool stream = false;
+    bool http2 = false;  // the request came over HTTP/2: faults are framed for it
     bool include_usage = false;
     std::size_t prompt_words = 0;
     std::string id;
@@ -259,6 +260,7 @@ fake_openai::state::plan fake_openai::state::decide(const recorded_request& requ
 
   plan p;
   p.stream = body.stream;
+  p.http2 = request.version == "HTTP/2";
   p.include_usage = body.include_usage;
   p.prompt_words = body.prompt_words;
   p.id = fmt::format("chatcmpl-fake{:06}", ++sequence);
@@ -399,9 +401,17 @@ asio::awaitable<void> answer_fault(const plan& p, responder& out, std::chrono::m
   if (!p.stream) {
     // Only reset_mid_response applies to a JSON answer: half of it, then a drop.
     const std::string body = completion_json(p);
-    co_await out.write_raw(fmt::format(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
-        body.size(), std::string_view(body).substr(0, body.size() / 2)));
+    const std::string_view half = std::string_view(body).substr(0, body.size() / 2);
+    if (p.http2) {
+      header_map headers;
+      headers.set("content-length", std::to_string(body.size()));
+      co_await out.start_chunked(200, std::move(headers), "application/json");
+      co_await out.write_chunk(std::string(half));
+    } else {
+      co_await out.write_raw(fmt::format(
+          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+          body.size(), half));
+    }
     out.close();
     co_return;
   }
@@ -418,8 +428,12 @@ asio::awaitable<void> answer_fault(const plan& p, responder& out, std::chrono::m
     case kind::truncated_chunked_body: {
       co_await send_events(out, events, f.after_events, gap);
       const std::string& next = events[std::min(f.after_events, events.size() - 1)];
-      co_await out.write_raw(fmt::format("{:x}\r\n{}", next.size(),
-                                         std::string_view(next).substr(0, next.size() / 2)));
+      const std::string_view half = std::string_view(next).substr(0, next.size() / 2);
+      if (p.http2) {
+        co_await out.write_chunk(std::string(half));  // HTTP/2 has no chunks: half an event
+      } else {
+        co_await out.write_raw(fmt::format("{:x}\r\n{}", next.size(), half));
+      }
       out.close();
       break;
     }

@@ -45,7 +45,8 @@ struct openai_fault {
     /// The response head and part of the body, then the connection drops (for a stream:
     /// `after_events` events, then the drop, with no terminating chunk).
     reset_mid_response,
-    /// Stream: `after_events` events, then half of a chunk, then the connection drops.
+    /// Stream: `after_events` events, then half of a chunk (over HTTP/2: half an event in a
+    /// DATA frame), then the connection drops.
     truncated_chunked_body,
     /// Stream: `after_events` events, then silence until the server stops.
     stall_mid_stream,

@@ -48,6 +48,11 @@ class h2_link final : public h2::server_events, public std::enable_shared_from_t
   /// Starts the writer unless it is running: it takes whatever `out` holds when it gets to
   /// run, so responses of many streams go out in one write.
   void flush();
+  /// Drops the connection once what is queued is written, so a fault mid-body still sends what
+  /// came before it (as HTTP/1.1's close() after awaited writes does).
+  void close_once_flushed();
+  /// close_once_flushed() was called, or the connection is gone.
+  bool closing() const noexcept { return close_when_flushed_ || connection->closed; }
   /// After a stream's handler is done: whether the connection now counts as idle.
   void update_idle() { connection->idle = session.active_streams() == 0; }
 
@@ -67,6 +72,7 @@ class h2_link final : public h2::server_events, public std::enable_shared_from_t
 
   std::string sending_;  // the bytes being written; swapped with `out`
   bool writing_ = false;
+  bool close_when_flushed_ = false;
 };
 
 class h2_responder final : public responder {
@@ -138,7 +144,7 @@ class h2_responder final : public responder {
     asio::steady_timer& timer = make_timer();
     timer.expires_after(duration);
     auto [ec] = co_await timer.async_wait(use_tuple);
-    if (ec || cancelled_ || link_->connection->closed) abort_stream();
+    if (ec || cancelled_ || link_->closing()) abort_stream();
   }
 
   asio::awaitable<void> stall() override {
@@ -150,7 +156,7 @@ class h2_responder final : public responder {
     abort_stream();
   }
 
-  void close() override { link_->connection->close(); }
+  void close() override { link_->close_once_flushed(); }
 
   void close_after_response() override { close_after_ = true; }
 
@@ -185,7 +191,7 @@ class h2_responder final : public responder {
   }
 
   void ensure_usable() {
-    if (cancelled_ || link_->connection->closed || link_->server->stopped) stream_gone();
+    if (cancelled_ || link_->closing() || link_->server->stopped) stream_gone();
   }
 
   // Made on first use: most handlers never wait, and a timer costs a service lookup.
@@ -228,7 +234,7 @@ asio::awaitable<void> run_stream(std::shared_ptr<h2_link> link, std::uint32_t st
     failure = std::current_exception();
   }
   auto& server = *link->server;
-  if (link->connection->closed || server.stopped || r.failed()) co_return;
+  if (link->closing() || server.stopped || r.failed()) co_return;
   try {
     if (failure) {
       server.note_handler_failure(label, failure);
@@ -282,6 +288,16 @@ void h2_link::cancel_all() {
   for (auto& [id, r] : streams) r->cancel();
 }
 
+void h2_link::close_once_flushed() {
+  close_when_flushed_ = true;
+  if (writing_) return;  // the writer closes when it is done
+  if (out.empty()) {
+    connection->close();
+  } else {
+    flush();
+  }
+}
+
 void h2_link::flush() {
   if (writing_ || out.empty() || connection->closed) return;
   writing_ = true;
@@ -302,6 +318,10 @@ asio::awaitable<void> h2_link::write_loop() {
     }
   }
   writing_ = false;
+  if (close_when_flushed_) {
+    connection->close();
+    co_return;
+  }
   if (session.closed() && !connection->closed) {
     // GOAWAY (ours or the client's) and nothing left to answer: half-close, so the client
     // sees the end; the read loop ends when it closes its side.

@@ -65,7 +65,8 @@ struct server_options {
 /// the connection rather than awaited: respond() is HEADERS (+content-type, content-length)
 /// and DATA with END_STREAM; start_chunked() is HEADERS, write_chunk() one DATA frame (or more,
 /// by the client's frame size), finish_chunked() an empty DATA with END_STREAM; write_raw()
-/// puts bytes on the connection between frames; close() drops the whole connection;
+/// puts bytes on the connection between frames; close() drops the whole connection once what
+/// was queued before it is written;
 /// close_after_response() sends GOAWAY after this response. Operations throw once the client
 /// reset the stream. A handler that throws, or returns mid-body, resets its stream
 /// (INTERNAL_ERROR) instead of dropping the connection.
