@@ -261,6 +261,9 @@ void h2_connection::cancel(h2_stream& s) noexcept {
   // Also for a stream that ended: what the reader never consumed goes back to the connection.
   session_.cancel(s.id, out_);
   s.id = 0;
+  // The read loop stops once no stream is open, but only when its read returns: a PING's
+  // answer makes it return, so an idle client leaves no pending work.
+  if (reader_running_ && session_.active_streams() == 0) session_.ping(out_);
   flush();
 }
 

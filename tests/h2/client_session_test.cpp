@@ -336,6 +336,22 @@ BOOST_AUTO_TEST_CASE(ping_is_acknowledged) {
   BOOST_TEST(h2::read_ping(frames[0].payload) == 0x0102030405060708u);
 }
 
+BOOST_AUTO_TEST_CASE(our_ping_goes_out_and_its_answer_reports_nothing) {
+  connection c;
+  c.handshake();
+  c.session.ping(c.out);
+  auto frames = c.sent();
+  BOOST_REQUIRE(frames.size() == 1u);
+  BOOST_TEST((frames[0].header.type == h2::frame_type::ping));
+  BOOST_TEST(!frames[0].header.has(h2::flag::ack));
+  std::string ack;
+  h2::write_ping(ack, h2::read_ping(frames[0].payload), true);
+  c.deliver(ack);
+  BOOST_TEST(c.sent().empty());
+  BOOST_TEST(c.events.text().empty());
+  BOOST_TEST(!c.session.closed());
+}
+
 BOOST_AUTO_TEST_CASE(interim_response_is_skipped) {
   connection c;
   c.handshake();

@@ -5,10 +5,12 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/executor_work_guard.hpp>
 #include <asio/write.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -287,6 +289,35 @@ BOOST_AUTO_TEST_CASE(silent_server_ends_in_the_request_timeout) {
   BOOST_TEST(e.code() == errc::timeout);
   BOOST_TEST(contains(e.what(), "request timeout (300 ms)"), e.what());
   BOOST_TEST(server.bytes_received() > 24u);  // the preface and more were sent
+}
+
+BOOST_AUTO_TEST_CASE(an_abandoned_last_stream_leaves_no_pending_work) {
+  // The server on its own thread, so that only the client's work is on `io`.
+  asio::io_context server_io;
+  auto work = asio::make_work_guard(server_io);
+  server_options h2c;
+  h2c.http2 = true;
+  loopback_server server(server_io.get_executor(), h2c);
+  server.set_handler([](recorded_request, responder& r) -> asio::awaitable<void> {
+    co_await r.stall();  // never answers
+  });
+  std::thread server_thread([&] { server_io.run(); });
+
+  asio::io_context io;
+  client_options o = test_options(http_version::http2);
+  o.request_timeout = 200ms;
+  client c(io.get_executor(), o);
+  keyless::error e = expect_error(io, c.send(make_request(server.url("/"))));
+  BOOST_TEST(e.code() == errc::timeout);
+  // The stream was reset and none is left: the client's read must not stay pending (it would
+  // keep io.run() from returning until the server spoke again).
+  io.restart();
+  io.run_for(10s);
+  BOOST_TEST(io.stopped());
+
+  server.stop();
+  work.reset();
+  server_thread.join();
 }
 
 BOOST_AUTO_TEST_CASE(unprocessed_requests_go_again_then_the_reason_is_named) {

@@ -110,6 +110,12 @@ void client_session::cancel(std::uint32_t stream_id, std::string& out) {
   connection_.announce_window(out);
 }
 
+void client_session::ping(std::string& out) {
+  if (!started_) throw_invalid_argument("ping() before start()");
+  if (closed()) return;
+  write_ping(out, 0);
+}
+
 void client_session::connection_lost(std::string_view why, session_events& events) {
   if (failure_ || lost_) return;
   lost_ = true;

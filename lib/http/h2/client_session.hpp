@@ -169,6 +169,10 @@ class client_session {
   /// nothing for a stream already gone.
   void cancel(std::uint32_t stream_id, std::string& out);
 
+  /// Appends a PING; the server's acknowledgement arrives through receive() and reports
+  /// nothing. Does nothing once closed().
+  void ping(std::string& out);
+
   /// The transport lost the connection (EOF, reset, timeout). Every stream
   /// fails with connection_lost (errc::connection_failed), `why` in the message.
   void connection_lost(std::string_view why, session_events& events);
