@@ -325,11 +325,13 @@ client_impl::client_impl(asio::any_io_executor executor, client_options options)
       proxy_(options_.proxy ? *options_.proxy : proxy_settings::from_environment()),
       pool_(std::make_shared<connection_pool>(executor_, options_.pool, clock_)) {
   if (options_.version != http_version::http1_1) {
-    h2::session_options session;
-    session.max_header_list_size = static_cast<std::uint32_t>(std::min<std::size_t>(
+    h2_settings settings;
+    settings.session.max_header_list_size = static_cast<std::uint32_t>(std::min<std::size_t>(
         options_.max_header_bytes, std::numeric_limits<std::uint32_t>::max()));
-    h2_ = std::make_unique<h2_pool>(executor_, tls_, session,
-                                    options_.version == http_version::automatic);
+    settings.offer_http1 = options_.version == http_version::automatic;
+    settings.clock = clock_;
+    h2_ =
+        std::make_unique<h2_pool>(executor_, tls_, std::move(settings), options_.pool.idle_expiry);
   }
 }
 

@@ -25,11 +25,11 @@ constexpr std::size_t streams_before_settings = 100;
 }  // namespace
 
 h2_connection::h2_connection(asio::any_io_executor executor,
-                             std::shared_ptr<asio::ssl::context> tls, h2::session_options options,
-                             bool offer_http1)
+                             std::shared_ptr<asio::ssl::context> tls, const h2_settings& settings)
     : link_(std::make_shared<connection>(std::move(executor), std::move(tls))),
-      session_(options),
-      offer_http1_(offer_http1),
+      session_(settings.session),
+      offer_http1_(settings.offer_http1),
+      clock_(settings.clock ? settings.clock : keyless::clock::system()),
       opened_(link_->strand()),
       slot_freed_(link_->strand()) {
   // Both are only ever cancelled, to wake everyone waiting on them.
@@ -148,6 +148,7 @@ asio::awaitable<std::shared_ptr<h2_stream>> h2_connection::start(const exchange*
   if (!id) throw h2_not_processed{why_not_accepting()};
   s->id = *id;
   streams_.emplace(s->id, s.get());
+  idle_since_.store(0, std::memory_order_relaxed);
   flush();
   ensure_reading();
 
@@ -240,6 +241,12 @@ void h2_connection::stop_accepting(std::string_view why) {
   if (not_accepting_why_.empty()) not_accepting_why_ = fmt::format("HTTP/2: {}", why);
 }
 
+std::optional<keyless::clock::time_point> h2_connection::idle_since() const noexcept {
+  const auto since = idle_since_.load(std::memory_order_relaxed);
+  if (since == 0) return std::nullopt;
+  return keyless::clock::time_point(keyless::clock::duration(since));
+}
+
 void h2_connection::notify(h2_stream& s) noexcept {
   s.notified = true;
   s.wake.cancel();
@@ -247,6 +254,9 @@ void h2_connection::notify(h2_stream& s) noexcept {
 
 void h2_connection::forget(h2_stream& s) noexcept {
   streams_.erase(s.id);
+  if (streams_.empty()) {
+    idle_since_.store(clock_->now().time_since_epoch().count(), std::memory_order_relaxed);
+  }
   wake_slot_waiters();
 }
 

@@ -20,6 +20,7 @@
 
 #include "connection.hpp"
 #include "http/h2/client_session.hpp"
+#include "keyless/core/clock.hpp"
 #include "keyless/core/error.hpp"
 #include "keyless/http/response.hpp"
 
@@ -30,6 +31,15 @@ namespace keyless::http::detail {
 /// GOAWAY left the stream unprocessed): sending it on another connection is safe.
 struct h2_not_processed {
   std::string why;  ///< what happened to it, for the error when no connection takes it
+};
+
+/// What the HTTP/2 connections of one client share.
+struct h2_settings {
+  h2::session_options session;
+  /// http_version::automatic: the TLS handshake offers HTTP/1.1 too, and start() throws
+  /// h2_declined when the server picks it.
+  bool offer_http1 = false;
+  std::shared_ptr<const keyless::clock> clock;  ///< tells when a connection became idle
 };
 
 /// Thrown when the server's TLS handshake picked HTTP/1.1 (or no protocol) for a connection
@@ -62,16 +72,17 @@ struct h2_stream {
 class h2_connection : public std::enable_shared_from_this<h2_connection>,
                       private h2::session_events {
  public:
-  /// `offer_http1`: the TLS handshake offers HTTP/1.1 too, and start() throws h2_declined when
-  /// the server picks it.
   h2_connection(asio::any_io_executor executor, std::shared_ptr<asio::ssl::context> tls,
-                h2::session_options options, bool offer_http1);
+                const h2_settings& settings);
   ~h2_connection();
 
   const strand_type& strand() const noexcept { return link_->strand(); }
 
   /// May carry new streams: not failed, not closed, no GOAWAY received. Any thread.
   bool accepting() const noexcept { return accepting_.load(std::memory_order_acquire); }
+  /// Since when no stream has been open (by the settings' clock); nothing while one is, or
+  /// before the first. Any thread.
+  std::optional<keyless::clock::time_point> idle_since() const noexcept;
   // --- on strand() ---
 
   /// Connects on first use, sends `x`'s request and waits for the response head. Throws
@@ -125,6 +136,8 @@ class h2_connection : public std::enable_shared_from_this<h2_connection>,
   std::shared_ptr<connection> link_;  // the socket (TCP, proxy tunnel, TLS), as HTTP/1.1's
   h2::client_session session_;
   bool offer_http1_;
+  std::shared_ptr<const keyless::clock> clock_;
+  std::atomic<keyless::clock::duration::rep> idle_since_{0};  // since the epoch; 0: not idle
   state state_ = state::fresh;
   std::exception_ptr open_failure_;
   std::atomic<bool> accepting_{true};

@@ -16,6 +16,7 @@
 
 #include "http/h2/frame.hpp"
 #include "http_test_support.hpp"
+#include "keyless/core/clock.hpp"
 #include "loopback_proxy.hpp"
 #include "nghttpd_server.hpp"
 
@@ -318,6 +319,30 @@ BOOST_AUTO_TEST_CASE(an_abandoned_last_stream_leaves_no_pending_work) {
   server.stop();
   work.reset();
   server_thread.join();
+}
+
+BOOST_AUTO_TEST_CASE(a_connection_idle_past_the_pools_idle_expiry_is_replaced) {
+  asio::io_context io;
+  server_options h2_tls = tls_server();
+  h2_tls.http2 = true;
+  loopback_server server(io.get_executor(), h2_tls);
+  auto clock = std::make_shared<keyless::manual_clock>();
+  client_options o = test_options(http_version::http2);
+  o.clock = clock;
+  o.pool.idle_expiry = 10s;
+  client c(io.get_executor(), o);
+  auto get = [&] {
+    return run_sync(io, c.send(make_request(server.url("/"))));
+  };
+  BOOST_TEST(get().version_major == 2);
+  clock->advance(9s);
+  BOOST_TEST(get().version_major == 2);
+  BOOST_TEST(server.connections_accepted() == 1u);
+  clock->advance(10s);
+  BOOST_TEST(get().version_major == 2);
+  BOOST_TEST(server.connections_accepted() == 2u);
+  // The expired connection was closed, not left open.
+  BOOST_TEST(run_until(io, [&] { return server.open_connections() == 1u; }));
 }
 
 BOOST_AUTO_TEST_CASE(unprocessed_requests_go_again_then_the_reason_is_named) {

@@ -37,8 +37,9 @@ struct pool_options {
   std::size_t max_connections_per_origin = 16;
   /// How long an idle connection is kept for reuse; a server's `Keep-Alive: timeout=` shortens
   /// it. The pool arms no timer for this: expired connections are closed by the next request
-  /// (to any origin) or when the client is destroyed, so an idle client never keeps
-  /// `io_context::run()` from returning.
+  /// (to any origin; over HTTP/2, to their origin) or when the client is destroyed, so an idle
+  /// client never keeps `io_context::run()` from returning. An HTTP/2 connection is idle while
+  /// no stream is open on it.
   std::chrono::milliseconds idle_expiry{std::chrono::seconds(60)};
 };
 
